@@ -1,0 +1,38 @@
+"""Prometheus instrumentation for Starlette and FastAPI services.
+
+Quick start::
+
+    from fastapi import FastAPI
+    import exporter
+
+    app = FastAPI()
+    exporter.instrument(app)   # request metrics + /metrics
+"""
+
+from exporter._version import __version__
+from exporter.config import DEFAULT_BUCKETS, Settings
+from exporter.errors import ConfigError, ExporterError
+from exporter.exposition import MetricsApp, start_metrics_server
+from exporter.metrics import ExporterMetrics, metrics_for
+from exporter.middleware import PrometheusMiddleware
+from exporter.monitor import PerformanceMonitor, instrument
+from exporter.operations import Operations, OperationTimer
+from exporter.routes import UNMATCHED
+
+__all__ = [
+    "DEFAULT_BUCKETS",
+    "UNMATCHED",
+    "ConfigError",
+    "ExporterError",
+    "ExporterMetrics",
+    "MetricsApp",
+    "OperationTimer",
+    "Operations",
+    "PerformanceMonitor",
+    "PrometheusMiddleware",
+    "Settings",
+    "__version__",
+    "instrument",
+    "metrics_for",
+    "start_metrics_server",
+]

@@ -1,0 +1,267 @@
+"""The ``/metrics`` endpoint: an ASGI app, and the same rendering on a separate port.
+
+Content negotiation (Prometheus text or OpenMetrics, from ``Accept``), gzip when accepted, an
+optional bearer token or basic auth, and multiprocess aggregation when
+``PROMETHEUS_MULTIPROC_DIR`` is set. Rendering runs in a worker thread so a large registry does
+not stall the event loop.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import contextlib
+import gzip
+import hmac
+import logging
+import os
+import re
+import threading
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import anyio.to_thread
+from prometheus_client import REGISTRY, CollectorRegistry, multiprocess
+from prometheus_client.exposition import choose_encoder
+from starlette.types import Receive, Scope, Send
+
+from exporter.config import Settings
+from exporter.metrics import BuildInfoCollector, metrics_for, multiprocess_dir
+
+logger = logging.getLogger(__name__)
+
+_LIVE_GAUGE_FILE = re.compile(r"^gauge_live\w*?_(\d+)\.db$")
+
+
+@dataclass(frozen=True)
+class Rendered:
+    status: int
+    headers: list[tuple[str, str]]
+    body: bytes
+
+
+class MetricsRenderer:
+    """Framework-free rendering of a scrape: (headers in) -> (status, headers, body out)."""
+
+    def __init__(
+        self, registry: CollectorRegistry | None = None, settings: Settings | None = None
+    ) -> None:
+        self.settings = settings or Settings.from_env()
+        self._mp_dir = multiprocess_dir()
+        if self._mp_dir is not None:
+            # Workers write their samples to files; whoever answers the scrape merges them.
+            self.registry = CollectorRegistry()
+            multiprocess.MultiProcessCollector(self.registry, path=self._mp_dir)  # type: ignore[no-untyped-call]
+            self.registry.register(BuildInfoCollector())
+        else:
+            self.registry = REGISTRY if registry is None else registry
+        metrics = metrics_for(registry, self.settings.buckets)
+        from exporter.collectors import install_collectors
+
+        install_collectors(self.registry, self.settings, metrics)
+
+    def check_auth(self, authorization: str | None) -> bool:
+        s = self.settings
+        if s.bearer_token is None and s.basic_auth_user is None:
+            return True
+        if not authorization:
+            return False
+        scheme, _, credentials = authorization.partition(" ")
+        credentials = credentials.strip()
+        if s.bearer_token is not None and scheme.lower() == "bearer":
+            return hmac.compare_digest(credentials.encode(), s.bearer_token.encode())
+        if s.basic_auth_user is not None and scheme.lower() == "basic":
+            try:
+                user, _, password = base64.b64decode(credentials, validate=True).partition(b":")
+            except (binascii.Error, ValueError):
+                return False
+            want_user = s.basic_auth_user.encode()
+            want_password = (s.basic_auth_password or "").encode()
+            # evaluate both comparisons: no early exit that would leak which part was wrong
+            ok_user = hmac.compare_digest(user, want_user)
+            ok_password = hmac.compare_digest(password, want_password)
+            return ok_user and ok_password
+        return False
+
+    def _challenge(self) -> str:
+        if self.settings.basic_auth_user is not None:
+            return 'Basic realm="metrics"'
+        return 'Bearer realm="metrics"'
+
+    def render(
+        self,
+        method: str,
+        accept: str | None,
+        accept_encoding: str | None,
+        authorization: str | None,
+    ) -> Rendered:
+        """The whole response to a scrape. Blocking: call it off the event loop."""
+        if method not in ("GET", "HEAD"):
+            return Rendered(405, [("Allow", "GET, HEAD"), ("Content-Type", "text/plain")], b"")
+        if not self.check_auth(authorization):
+            body = b"Unauthorized\n"
+            headers = [("WWW-Authenticate", self._challenge()), ("Content-Type", "text/plain")]
+            return Rendered(401, headers, body)
+        if self._mp_dir is not None:
+            _forget_dead_workers(self._mp_dir)
+        encoder, content_type = choose_encoder(accept or "")
+        body = encoder(self.registry)
+        headers = [("Content-Type", content_type), ("Vary", "Accept, Accept-Encoding")]
+        if _accepts_gzip(accept_encoding):
+            body = gzip.compress(body, compresslevel=6)
+            headers.append(("Content-Encoding", "gzip"))
+        if method == "HEAD":
+            headers.append(("Content-Length", str(len(body))))
+            body = b""
+        return Rendered(200, headers, body)
+
+
+def _accepts_gzip(accept_encoding: str | None) -> bool:
+    if not accept_encoding:
+        return False
+    for part in accept_encoding.split(","):
+        coding, _, params = part.strip().partition(";")
+        if coding.strip().lower() == "gzip":
+            q = params.strip().replace(" ", "")
+            return q not in ("q=0", "q=0.0", "q=0.00", "q=0.000")
+    return False
+
+
+def _forget_dead_workers(path: str) -> None:
+    """Drop the live-gauge files of workers that are gone, so in-flight counts don't stick."""
+    try:
+        names = os.listdir(path)
+    except OSError:
+        return
+    for name in names:
+        m = _LIVE_GAUGE_FILE.match(name)
+        if m is None:
+            continue
+        pid = int(m.group(1))
+        if not _alive(pid):
+            with contextlib.suppress(OSError):
+                multiprocess.mark_process_dead(pid, path)  # type: ignore[no-untyped-call]
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _header(scope: Scope, name: bytes) -> str | None:
+    for key, value in scope.get("headers", ()):
+        if key.lower() == name:
+            return str(value.decode("latin-1"))
+    return None
+
+
+class MetricsApp:
+    """ASGI app serving the scrape; mount it with ``Route("/metrics", MetricsApp())``.
+
+    Also answers ASGI lifespan events, so it can be run on its own (``uvicorn module:app``).
+    """
+
+    def __init__(
+        self, registry: CollectorRegistry | None = None, settings: Settings | None = None
+    ) -> None:
+        self.renderer = MetricsRenderer(registry, settings)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "lifespan":
+            await _lifespan(receive, send)
+            return
+        if scope["type"] != "http":  # websocket: refuse the handshake
+            await send({"type": "websocket.close", "code": 1000})
+            return
+        rendered = await anyio.to_thread.run_sync(
+            self.renderer.render,
+            scope["method"],
+            _header(scope, b"accept"),
+            _header(scope, b"accept-encoding"),
+            _header(scope, b"authorization"),
+        )
+        headers = [(k.lower().encode(), v.encode()) for k, v in rendered.headers]
+        if not any(k == b"content-length" for k, _ in headers):
+            headers.append((b"content-length", str(len(rendered.body)).encode()))
+        await send({"type": "http.response.start", "status": rendered.status, "headers": headers})
+        await send({"type": "http.response.body", "body": rendered.body})
+
+
+async def _lifespan(receive: Receive, send: Send) -> None:
+    while True:
+        message = await receive()
+        if message["type"] == "lifespan.startup":
+            await send({"type": "lifespan.startup.complete"})
+        elif message["type"] == "lifespan.shutdown":
+            await send({"type": "lifespan.shutdown.complete"})
+            return
+
+
+class MetricsServer:
+    """``/metrics`` on a port of its own, in a daemon thread (one per process)."""
+
+    def __init__(self, renderer: MetricsRenderer, port: int, addr: str = "0.0.0.0") -> None:
+        self.renderer = renderer
+        handler = _handler_for(renderer, renderer.settings.metrics_path)
+        self._server = ThreadingHTTPServer((addr, port), handler)
+        self._server.daemon_threads = True
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, name="exporter-metrics", daemon=True
+        )
+
+    @property
+    def port(self) -> int:
+        return int(self._server.server_address[1])
+
+    def start(self) -> MetricsServer:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+
+def _handler_for(renderer: MetricsRenderer, path: str) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        def _serve(self) -> None:
+            if self.path.split("?", 1)[0] != path:
+                self.send_error(404)
+                return
+            rendered = renderer.render(
+                self.command,
+                self.headers.get("Accept"),
+                self.headers.get("Accept-Encoding"),
+                self.headers.get("Authorization"),
+            )
+            self.send_response(rendered.status)
+            for key, value in rendered.headers:
+                self.send_header(key, value)
+            if not any(k.lower() == "content-length" for k, _ in rendered.headers):
+                self.send_header("Content-Length", str(len(rendered.body)))
+            self.end_headers()
+            self.wfile.write(rendered.body)
+
+        do_GET = _serve
+        do_HEAD = _serve
+        do_POST = _serve
+
+        def log_message(self, format: str, *args: object) -> None:
+            logger.debug("metrics server: " + format, *args)
+
+    return Handler
+
+
+def start_metrics_server(
+    port: int,
+    addr: str = "0.0.0.0",
+    registry: CollectorRegistry | None = None,
+    settings: Settings | None = None,
+) -> MetricsServer:
+    """Serve ``/metrics`` on ``addr:port`` in a background thread and return the server."""
+    return MetricsServer(MetricsRenderer(registry, settings), port, addr).start()

@@ -1,0 +1,325 @@
+"""Every metric the exporter records, defined once against an injected registry.
+
+Recording a request must cost a few microseconds, so the request path never goes through
+prometheus_client's ``labels(...).observe(...)`` (about 10 µs per call inside a real request).
+Instead each metric keeps plain cells keyed by the tuple of label values: observing is a bisect,
+a dict lookup and two additions under a lock, and the metric families are built from the cells
+when Prometheus scrapes (the pull model). Memory is bounded by the number of label sets, which
+the middleware keeps bounded (route templates, ``__unmatched__``, ``_OTHER``).
+
+In multiprocess mode (``PROMETHEUS_MULTIPROC_DIR`` set, e.g. ``uvicorn --workers 2``) the same
+calls go to prometheus_client's file-backed metrics instead, so that the process answering the
+scrape can aggregate every worker's observations.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import weakref
+from bisect import bisect_left
+from collections.abc import Iterable, Iterator, Sequence
+from typing import Protocol, TypeVar
+
+from prometheus_client import REGISTRY, CollectorRegistry
+from prometheus_client import Counter as ClientCounter
+from prometheus_client import Gauge as ClientGauge
+from prometheus_client import Histogram as ClientHistogram
+from prometheus_client.metrics_core import (
+    CounterMetricFamily,
+    GaugeMetricFamily,
+    HistogramMetricFamily,
+    Metric,
+)
+from prometheus_client.utils import floatToGoString
+
+from exporter._version import __version__
+from exporter.config import DEFAULT_BUCKETS
+from exporter.errors import ConfigError
+
+LabelValues = tuple[str, ...]
+_CellsT = TypeVar("_CellsT", "HistogramCells", "GaugeCells", "CounterCells")
+
+#: Buckets (bytes) of the optional body-size histograms.
+SIZE_BUCKETS: tuple[float, ...] = (100, 1_000, 10_000, 100_000, 1_000_000, 10_000_000, 100_000_000)
+
+
+def multiprocess_dir() -> str | None:
+    """The multiprocess directory when prometheus_client's multiprocess mode is on."""
+    return os.environ.get("PROMETHEUS_MULTIPROC_DIR") or None
+
+
+class Histogram(Protocol):
+    def observe(self, labels: LabelValues, value: float) -> None: ...
+
+
+class Gauge(Protocol):
+    def inc(self, labels: LabelValues) -> None: ...
+    def dec(self, labels: LabelValues) -> None: ...
+
+
+class Counter(Protocol):
+    def inc(self, labels: LabelValues, amount: float = 1.0) -> None: ...
+
+
+class HistogramCells:
+    """A labelled histogram stored as per-label-set bucket counts, rendered at collect time."""
+
+    def __init__(
+        self, name: str, documentation: str, labelnames: Sequence[str], buckets: Sequence[float]
+    ) -> None:
+        self.name = name
+        self.documentation = documentation
+        self.labelnames = tuple(labelnames)
+        self.buckets = tuple(float(b) for b in buckets)
+        self._le = (*(floatToGoString(b) for b in self.buckets), "+Inf")  # type: ignore[no-untyped-call]
+        # cell layout: one count per bucket (non-cumulative), the +Inf overflow, then the sum
+        self._width = len(self.buckets) + 2
+        self._cells: dict[LabelValues, list[float]] = {}
+        self._lock = threading.Lock()
+
+    def observe(self, labels: LabelValues, value: float) -> None:
+        i = bisect_left(self.buckets, value)
+        with self._lock:
+            cell = self._cells.get(labels)
+            if cell is None:
+                cell = self._cells[labels] = [0] * self._width
+            cell[i] += 1
+            cell[-1] += value
+
+    def snapshot(self) -> list[tuple[LabelValues, list[float]]]:
+        with self._lock:
+            return [(k, v[:]) for k, v in self._cells.items()]
+
+    def collect(self) -> Metric:
+        family = HistogramMetricFamily(self.name, self.documentation, labels=self.labelnames)
+        for labels, cell in self.snapshot():
+            running = 0.0
+            buckets = []
+            for le, count in zip(self._le, cell[:-1], strict=True):
+                running += count
+                buckets.append((le, running))
+            family.add_metric(labels, buckets, cell[-1])
+        return family
+
+
+class GaugeCells:
+    """A labelled gauge of plain floats."""
+
+    def __init__(self, name: str, documentation: str, labelnames: Sequence[str]) -> None:
+        self.name = name
+        self.documentation = documentation
+        self.labelnames = tuple(labelnames)
+        self._values: dict[LabelValues, float] = {}
+        self._lock = threading.Lock()
+
+    def inc(self, labels: LabelValues) -> None:
+        with self._lock:
+            self._values[labels] = self._values.get(labels, 0.0) + 1.0
+
+    def dec(self, labels: LabelValues) -> None:
+        with self._lock:
+            self._values[labels] = self._values.get(labels, 0.0) - 1.0
+
+    def value(self, labels: LabelValues) -> float:
+        return self._values.get(labels, 0.0)
+
+    def collect(self) -> Metric:
+        family = GaugeMetricFamily(self.name, self.documentation, labels=self.labelnames)
+        with self._lock:
+            items = list(self._values.items())
+        for labels, value in items:
+            family.add_metric(labels, value)
+        return family
+
+
+class CounterCells:
+    """A labelled counter of plain floats (exposed with the ``_total`` suffix)."""
+
+    def __init__(self, name: str, documentation: str, labelnames: Sequence[str]) -> None:
+        if not name.endswith("_total"):
+            raise ValueError(f"counter {name} must end in _total")
+        self.name = name
+        self.documentation = documentation
+        self.labelnames = tuple(labelnames)
+        self._values: dict[LabelValues, float] = {}
+        self._lock = threading.Lock()
+
+    def inc(self, labels: LabelValues, amount: float = 1.0) -> None:
+        with self._lock:
+            self._values[labels] = self._values.get(labels, 0.0) + amount
+
+    def collect(self) -> Metric:
+        family = CounterMetricFamily(self.name, self.documentation, labels=self.labelnames)
+        with self._lock:
+            items = list(self._values.items())
+        for labels, value in items:
+            family.add_metric(labels, value)
+        return family
+
+
+class _ClientChildren:
+    """Caches ``labels(...)`` children of a prometheus_client metric (multiprocess mode)."""
+
+    def __init__(self, metric: ClientHistogram | ClientGauge | ClientCounter) -> None:
+        self._metric = metric
+        self._children: dict[LabelValues, object] = {}
+        self._lock = threading.Lock()
+
+    def child(self, labels: LabelValues) -> object:
+        child = self._children.get(labels)
+        if child is None:
+            with self._lock:
+                child = self._children[labels] = self._metric.labels(*labels)
+        return child
+
+
+class ClientHistogramAdapter(_ClientChildren):
+    def observe(self, labels: LabelValues, value: float) -> None:
+        self.child(labels).observe(value)  # type: ignore[attr-defined]
+
+
+class ClientGaugeAdapter(_ClientChildren):
+    def inc(self, labels: LabelValues) -> None:
+        self.child(labels).inc()  # type: ignore[attr-defined]
+
+    def dec(self, labels: LabelValues) -> None:
+        self.child(labels).dec()  # type: ignore[attr-defined]
+
+
+class ClientCounterAdapter(_ClientChildren):
+    def inc(self, labels: LabelValues, amount: float = 1.0) -> None:
+        self.child(labels).inc(amount)  # type: ignore[attr-defined]
+
+
+class ExporterMetrics:
+    """The metric contract (DESIGN §3): one instance per registry, shared by every middleware."""
+
+    def __init__(self, buckets: Sequence[float] = DEFAULT_BUCKETS, multiprocess: bool = False):
+        self.buckets = tuple(float(b) for b in buckets)
+        self.multiprocess = multiprocess
+        self._cells: list[HistogramCells | GaugeCells | CounterCells] = []
+        http = ("method", "route", "status")
+        self.request_duration = self._histogram(
+            "http_server_request_duration_seconds",
+            "Response time: from receiving the request to sending the last body byte.",
+            http,
+            self.buckets,
+        )
+        self.time_to_first_byte = self._histogram(
+            "http_server_time_to_first_byte_seconds",
+            "Latency: from receiving the request to sending the response headers.",
+            http,
+            self.buckets,
+        )
+        self.active_requests = self._gauge(
+            "http_server_active_requests", "HTTP requests currently in flight.", ("method",)
+        )
+        self.exceptions = self._counter(
+            "http_server_exceptions_total",
+            "Unhandled exceptions raised by the application, by class name.",
+            ("method", "route", "exception"),
+        )
+        self.request_body_size = self._histogram(
+            "http_server_request_body_size_bytes",
+            "Size of request bodies as received.",
+            ("method", "route"),
+            SIZE_BUCKETS,
+        )
+        self.response_body_size = self._histogram(
+            "http_server_response_body_size_bytes",
+            "Size of response bodies as sent.",
+            ("method", "route"),
+            SIZE_BUCKETS,
+        )
+        self.operation_duration = self._histogram(
+            "operation_duration_seconds",
+            "Duration of instrumented operations (decorator, context manager, manual tracking).",
+            ("operation", "outcome"),
+            self.buckets,
+        )
+        self.operation_active = self._gauge(
+            "operation_active", "Instrumented operations currently running.", ("operation",)
+        )
+        self.collector_errors = self._counter(
+            "exporter_collector_errors_total",
+            "Scrape-time collectors that failed; their samples are missing from that scrape.",
+            ("collector",),
+        )
+
+    def _histogram(
+        self, name: str, doc: str, labels: Sequence[str], buckets: Sequence[float]
+    ) -> Histogram:
+        if self.multiprocess:
+            metric = ClientHistogram(name, doc, labels, buckets=buckets, registry=None)
+            return ClientHistogramAdapter(metric)
+        return self._keep(HistogramCells(name, doc, labels, buckets))
+
+    def _gauge(self, name: str, doc: str, labels: Sequence[str]) -> Gauge:
+        if self.multiprocess:
+            metric = ClientGauge(name, doc, labels, registry=None, multiprocess_mode="livesum")
+            return ClientGaugeAdapter(metric)
+        return self._keep(GaugeCells(name, doc, labels))
+
+    def _counter(self, name: str, doc: str, labels: Sequence[str]) -> Counter:
+        if self.multiprocess:
+            return ClientCounterAdapter(ClientCounter(name, doc, labels, registry=None))
+        return self._keep(CounterCells(name, doc, labels))
+
+    def _keep(self, cells: _CellsT) -> _CellsT:
+        self._cells.append(cells)
+        return cells
+
+    def collect(self) -> Iterator[Metric]:
+        """The in-process families (empty in multiprocess mode, where files hold the data)."""
+        for cells in self._cells:
+            yield cells.collect()
+
+    def describe(self) -> Iterable[Metric]:
+        # Lets the registry detect a name clash at registration, without collecting.
+        for cells in self._cells:
+            yield Metric(cells.name.removesuffix("_total"), cells.documentation, "untyped")
+
+
+class BuildInfoCollector:
+    """``exporter_build_info{version}`` = 1."""
+
+    def collect(self) -> Iterator[Metric]:
+        family = GaugeMetricFamily(
+            "exporter_build_info", "Version of the exporter package; always 1.", labels=("version",)
+        )
+        family.add_metric((__version__,), 1.0)
+        yield family
+
+
+_by_registry: weakref.WeakKeyDictionary[CollectorRegistry, ExporterMetrics] = (
+    weakref.WeakKeyDictionary()
+)
+_lock = threading.Lock()
+
+
+def metrics_for(
+    registry: CollectorRegistry | None = None, buckets: Sequence[float] = DEFAULT_BUCKETS
+) -> ExporterMetrics:
+    """The metrics of ``registry`` (default: the global one), created on first use.
+
+    Creating middleware twice, or Starlette rebuilding its middleware stack, reuses the same
+    metrics instead of failing with a duplicate-registration error.
+    """
+    registry = REGISTRY if registry is None else registry
+    wanted = tuple(float(b) for b in buckets)
+    with _lock:
+        existing = _by_registry.get(registry)
+        if existing is not None:
+            if existing.buckets != wanted:
+                raise ConfigError(
+                    "the exporter's metrics are already registered on this registry with buckets "
+                    f"{list(existing.buckets)}; pass the same buckets or another registry"
+                )
+            return existing
+        metrics = ExporterMetrics(wanted, multiprocess=multiprocess_dir() is not None)
+        if not metrics.multiprocess:
+            registry.register(metrics)
+            registry.register(BuildInfoCollector())
+        _by_registry[registry] = metrics
+        return metrics

@@ -1,0 +1,157 @@
+"""Bounded ``route`` and ``method`` labels from an ASGI scope.
+
+The label is the route *template* (``/video/{video_id}``), never the raw path, so the number of
+series cannot grow with traffic. Starlette ≥ 1.7 leaves the route its router chose in
+``scope["route"]``; we use that decision rather than matching the path again. Only two cases
+need Starlette's own ``matches()`` to be replayed: requests that crossed a ``Mount`` (the mount
+prefix is not in the inner route's template) and older Starlette versions that do not set
+``scope["route"]``. Replayed results are cached per (route, mount prefix), so a hot route costs a
+dict lookup.
+
+``root_path`` (set by the server, e.g. ``uvicorn --root-path``, or by the app) is not part of
+the label: the same app behind different proxies produces the same series.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from typing import Any
+
+from starlette.routing import BaseRoute, Host, Match, Mount
+from starlette.types import Scope
+
+UNMATCHED = "__unmatched__"
+OTHER_METHOD = "_OTHER"
+STANDARD_METHODS = frozenset(
+    {"GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH"}
+)
+
+logger = logging.getLogger(__name__)
+
+
+def method_label(method: str) -> str:
+    """The method itself when it is a standard HTTP method, else ``_OTHER``."""
+    return method if method in STANDARD_METHODS else OTHER_METHOD
+
+
+def route_path(path: str, root_path: str) -> str:
+    """The path the app routes on: ``path`` without its ``root_path`` prefix."""
+    if root_path and path.startswith(root_path):
+        rest = path[len(root_path) :]
+        if not rest or rest[0] == "/":
+            return rest
+    return path
+
+
+def _router_sets_route() -> bool:
+    from starlette import __version__
+
+    try:
+        major, minor = (int(p) for p in __version__.split(".")[:2])
+    except ValueError:
+        return True
+    return (major, minor) >= (1, 7)
+
+
+class RouteLabeler:
+    """Turns the outcome of routing into a bounded ``route`` label."""
+
+    def __init__(self, max_cached: int = 4096, router_sets_route: bool | None = None) -> None:
+        self._max_cached = max_cached
+        self._router_sets_route = (
+            _router_sets_route() if router_sets_route is None else router_sets_route
+        )
+        # id(route) -> (route, template): identity is re-checked, ids can be reused
+        self._templates: dict[int, tuple[Any, str]] = {}
+        # (id(route), raw mount prefix) -> (route, template)
+        self._mounted: dict[tuple[int, str], tuple[Any, str]] = {}
+
+    def label(self, scope: Scope, entry_path: str, entry_root_path: str, entry_app: Any) -> str:
+        """The label of a finished request.
+
+        ``entry_*`` are the scope's values when the middleware received the request, before
+        mounts changed ``root_path`` (and, on old Starlette versions, ``path``).
+        """
+        route = scope.get("route")
+        if route is None:
+            if self._router_sets_route:
+                return UNMATCHED
+            return self._replay(entry_app, entry_path, entry_root_path, scope) or UNMATCHED
+        root_path: str = scope.get("root_path", "")
+        if root_path == entry_root_path:
+            return self._template(route)
+        key = (id(route), root_path)
+        hit = self._mounted.get(key)
+        if hit is not None and hit[0] is route:
+            return hit[1]
+        label = self._replay(entry_app, entry_path, entry_root_path, scope)
+        if label is None:
+            label = self._template(route) if not isinstance(route, Mount | Host) else UNMATCHED
+        if len(self._mounted) < self._max_cached:
+            self._mounted[key] = (route, label)
+        return label
+
+    def _template(self, route: Any) -> str:
+        hit = self._templates.get(id(route))
+        if hit is not None and hit[0] is route:
+            return hit[1]
+        # a Host left in the scope means its inner router found nothing
+        label = UNMATCHED if isinstance(route, Host) else _own_template(route)
+        if len(self._templates) < self._max_cached:
+            self._templates[id(route)] = (route, label)
+        return label
+
+    def _replay(self, app: Any, path: str, root_path: str, scope: Scope) -> str | None:
+        """Match the request again with Starlette's own ``matches()``, through mounts."""
+        routes = _routes_of(app)
+        if not routes:
+            return None
+        probe: dict[str, Any] = {
+            "type": "http",
+            "path": path,
+            "root_path": root_path,
+            "method": scope.get("method", "GET"),
+            "headers": scope.get("headers", []),
+            "path_params": {},
+        }
+        try:
+            return _match(routes, probe)
+        except Exception:  # a broken custom route must not break the request
+            logger.debug("route replay failed for %r", path, exc_info=True)
+            return None
+
+
+def _routes_of(app: Any) -> Sequence[BaseRoute]:
+    # a Starlette/FastAPI app, a Router, or a Mount's inner app
+    routes = getattr(app, "routes", None)
+    if routes is None:
+        router = getattr(app, "router", None)
+        routes = getattr(router, "routes", None)
+    return routes if isinstance(routes, list | tuple) else ()
+
+
+def _match(routes: Sequence[BaseRoute], scope: dict[str, Any]) -> str | None:
+    partial: str | None = None
+    for route in routes:
+        match, child = route.matches(scope)
+        if match is Match.NONE:
+            continue
+        if match is Match.PARTIAL:
+            if partial is None:
+                partial = _own_template(route)
+            continue
+        if isinstance(route, Mount | Host):
+            prefix = route.path_format if isinstance(route, Mount) else ""
+            inner = route.routes
+            if not inner:  # a plain ASGI app is mounted: the mount is the route
+                return prefix or "/"
+            rest = _match(inner, {**scope, **child})
+            return None if rest is None else prefix + rest
+        return _own_template(route)
+    return partial
+
+
+def _own_template(route: BaseRoute) -> str:
+    template = getattr(route, "path_format", None) or getattr(route, "path", None)
+    return template if isinstance(template, str) and template else UNMATCHED

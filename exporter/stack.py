@@ -1,0 +1,190 @@
+"""``make run``: the demo under load, scraped by a real Prometheus, with a live summary.
+
+Starts (each on 127.0.0.1, in a fresh temporary directory) the demo API under uvicorn, a real
+Prometheus scraping it, and the load generator; then prints every few seconds a summary computed
+from Prometheus' HTTP API. Ctrl-C (or the end of ``--duration``) stops everything it started,
+by PID.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import TextIO
+
+from exporter.errors import ExporterError
+from exporter.promapi import PrometheusClient, PrometheusError
+from exporter.servers import (
+    ManagedProcess,
+    free_port,
+    start_prometheus,
+    start_python_app,
+)
+
+SCRAPE_INTERVAL = "2s"
+WINDOW = "30s"  # rate windows: well over 4x the scrape interval
+
+PROMETHEUS_CONFIG = """\
+# Written by `exporter stack` for this run only.
+global:
+  scrape_interval: {scrape_interval}
+  evaluation_interval: {scrape_interval}
+scrape_configs:
+  - job_name: demo
+    static_configs:
+      - targets: ["127.0.0.1:{app_port}"]
+  - job_name: prometheus
+    static_configs:
+      - targets: ["127.0.0.1:{prometheus_port}"]
+"""
+
+
+def _ms(v: float) -> str:
+    return f"{v * 1000:.0f} ms"
+
+
+def _pct(v: float) -> str:
+    return f"{v * 100:.1f} %"
+
+
+def _rate(v: float) -> str:
+    return f"{v:.1f} req/s"
+
+
+def _quantile(q: float, metric: str) -> str:
+    return f"histogram_quantile({q}, sum by (le) (rate({metric}_bucket{{job='demo'}}[{WINDOW}])))"
+
+
+#: live summary: (name, PromQL, formatter)
+SUMMARY: list[tuple[str, str, Callable[[float], str]]] = [
+    (
+        "requests/s",
+        f"sum(rate(http_server_request_duration_seconds_count{{job='demo'}}[{WINDOW}]))",
+        _rate,
+    ),
+    ("p50 response", _quantile(0.5, "http_server_request_duration_seconds"), _ms),
+    ("p95 response", _quantile(0.95, "http_server_request_duration_seconds"), _ms),
+    ("p99 response", _quantile(0.99, "http_server_request_duration_seconds"), _ms),
+    ("p95 TTFB", _quantile(0.95, "http_server_time_to_first_byte_seconds"), _ms),
+    (
+        "error ratio",
+        f"sum(rate(http_server_request_duration_seconds_count{{job='demo',status=~'5..'}}[{WINDOW}]))"
+        f" / sum(rate(http_server_request_duration_seconds_count{{job='demo'}}[{WINDOW}]))",
+        _pct,
+    ),
+    (
+        "CPU",
+        f"1 - sum(rate(system_cpu_seconds_total{{job='demo',mode='idle'}}[{WINDOW}]))"
+        " / sum(system_cpu_count{job='demo'})",
+        _pct,
+    ),
+    (
+        "memory",
+        "1 - sum(system_memory_available_bytes{job='demo'})"
+        " / sum(system_memory_total_bytes{job='demo'})",
+        _pct,
+    ),
+]
+
+
+def summary_lines(client: PrometheusClient) -> list[str]:
+    """One ``name: value`` per summary entry; ``-`` where Prometheus has no sample yet."""
+    lines = []
+    for name, expr, fmt in SUMMARY:
+        try:
+            value = client.value(expr)
+        except PrometheusError as exc:
+            lines.append(f"{name:>13}: error: {exc}")
+            continue
+        lines.append(f"{name:>13}: {'-' if value is None else fmt(value)}")
+    return lines
+
+
+class Stack:
+    """The processes of one ``make run``; ``stop()`` ends them all."""
+
+    def __init__(self, workdir: Path) -> None:
+        self.workdir = workdir
+        self.processes: list[ManagedProcess] = []
+
+    def add(self, process: ManagedProcess) -> ManagedProcess:
+        self.processes.append(process)
+        return process
+
+    def stop(self) -> None:
+        for process in reversed(self.processes):
+            process.stop()
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--app-port", type=int, default=8000, help="demo port (0 = any free)")
+    parser.add_argument("--prometheus-port", type=int, default=9090, help="0 = any free")
+    parser.add_argument("--alertmanager-port", type=int, default=9093, help="0 = any free")
+    parser.add_argument("--rps", type=float, default=20.0, help="load: requests per second")
+    parser.add_argument("--duration", type=float, default=0, help="seconds; 0 = until Ctrl-C")
+    parser.add_argument("--every", type=float, default=5.0, help="seconds between summaries")
+    parser.add_argument("--fake-gpu", action="store_true", help="demo exposes a simulated GPU")
+    parser.add_argument("--keep", action="store_true", help="keep the temporary directory")
+
+
+def _port(value: int, flag: str) -> int:
+    if value == 0:
+        return free_port()
+    if not 0 < value < 65536:
+        raise ExporterError(f"{flag}: not a TCP port: {value}")
+    return value
+
+
+def run(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
+    if args.rps <= 0:
+        raise ExporterError("--rps must be positive")
+    if args.duration < 0 or args.every <= 0:
+        raise ExporterError("--duration must be >= 0 and --every > 0")
+    app_port = _port(args.app_port, "--app-port")
+    prom_port = _port(args.prometheus_port, "--prometheus-port")
+    workdir = Path(tempfile.mkdtemp(prefix="exporter-stack-"))
+    stack = Stack(workdir)
+    try:
+        out.write(f"working directory: {workdir}\n")
+        demo_args = ["exporter", "demo", "--port", str(app_port)]
+        if args.fake_gpu:
+            demo_args.append("--fake-gpu")
+        stack.add(start_python_app("demo", demo_args, workdir, app_port))
+        out.write(f"demo API      http://127.0.0.1:{app_port}  (metrics at /metrics)\n")
+        config = workdir / "prometheus.yml"
+        config.write_text(
+            PROMETHEUS_CONFIG.format(
+                scrape_interval=SCRAPE_INTERVAL, app_port=app_port, prometheus_port=prom_port
+            )
+        )
+        prometheus = stack.add(start_prometheus(config, workdir, prom_port))
+        out.write(f"Prometheus    {prometheus.url}\n")
+        client = PrometheusClient(prometheus.url)
+        client.wait_for("up{job='demo'} == 1", timeout=30)
+        load_args = ["exporter", "load", "--url", f"http://127.0.0.1:{app_port}"]
+        load_args += ["--rps", str(args.rps), "--duration", str(args.duration)]
+        load = ManagedProcess("load", [sys.executable, "-m", *load_args], workdir / "load.log")
+        stack.add(load.start())
+        out.write(f"load          {args.rps:g} req/s (log: {workdir / 'load.log'})\n")
+        out.write("Ctrl-C stops everything.\n\n")
+        out.flush()
+        deadline = time.monotonic() + args.duration if args.duration else None
+        while deadline is None or time.monotonic() < deadline:
+            time.sleep(args.every)
+            stamp = time.strftime("%H:%M:%S")
+            out.write(f"--- {stamp} (last {WINDOW}, from Prometheus) ---\n")
+            out.write("\n".join(summary_lines(client)) + "\n")
+            out.flush()
+    except KeyboardInterrupt:
+        out.write("\nstopping...\n")
+    finally:
+        stack.stop()
+        if not args.keep:
+            shutil.rmtree(workdir, ignore_errors=True)
+    out.write("stopped.\n")
+    return 0
