@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import os
 
-import pytest
-from prometheus_client import CollectorRegistry
-
-# prometheus_client's *_created series only add noise to the assertions
+# prometheus_client's *_created series only add noise; read when prometheus_client is imported
 os.environ.setdefault("PROMETHEUS_DISABLE_CREATED_SERIES", "True")
+
+import pytest  # noqa: E402
+from prometheus_client import CollectorRegistry  # noqa: E402
 
 
 @pytest.fixture
