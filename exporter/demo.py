@@ -217,13 +217,12 @@ def _install_fake_gpu(monitor: Any, processing: dict[str, int]) -> None:
             gpu.processes = [(os.getpid(), gpu.memory_used)]
 
     fake = FakeNvml([FakeGpu(name="NVIDIA Fake T4 (demo)")], before_read=follow_load)
-    collector = GpuCollector(monitor.metrics.collector_errors, nvml=fake)
-    registry = monitor.registry
-    if registry is None:
-        from prometheus_client import REGISTRY
+    from prometheus_client import REGISTRY
 
-        registry = REGISTRY
-    registry.register(collector)
+    from exporter.collectors import add_collector
+
+    collector = GpuCollector(monitor.metrics.collector_errors, nvml=fake)
+    add_collector(monitor.registry or REGISTRY, monitor.metrics, collector)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

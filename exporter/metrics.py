@@ -198,7 +198,7 @@ class ExporterMetrics:
     def __init__(self, buckets: Sequence[float] = DEFAULT_BUCKETS, multiprocess: bool = False):
         self.buckets = tuple(float(b) for b in buckets)
         self.multiprocess = multiprocess
-        self._cells: list[HistogramCells | GaugeCells | CounterCells] = []
+        self.collector = CellsCollector()
         http = ("method", "route", "status")
         self.request_duration = self._histogram(
             "http_server_request_duration_seconds",
@@ -241,10 +241,14 @@ class ExporterMetrics:
         self.operation_active = self._gauge(
             "operation_active", "Instrumented operations currently running.", ("operation",)
         )
+        # Rendered by its own collector, registered after the scrape-time collectors, so that a
+        # scrape already shows the failures that happened while it was collected.
+        self.errors_collector = CellsCollector()
         self.collector_errors = self._counter(
             "exporter_collector_errors_total",
             "Scrape-time collectors that failed; their samples are missing from that scrape.",
             ("collector",),
+            self.errors_collector,
         )
 
     def _histogram(
@@ -261,23 +265,31 @@ class ExporterMetrics:
             return ClientGaugeAdapter(metric)
         return self._keep(GaugeCells(name, doc, labels))
 
-    def _counter(self, name: str, doc: str, labels: Sequence[str]) -> Counter:
+    def _counter(
+        self, name: str, doc: str, labels: Sequence[str], into: CellsCollector | None = None
+    ) -> Counter:
         if self.multiprocess:
             return ClientCounterAdapter(ClientCounter(name, doc, labels, registry=None))
-        return self._keep(CounterCells(name, doc, labels))
+        return self._keep(CounterCells(name, doc, labels), into)
 
-    def _keep(self, cells: _CellsT) -> _CellsT:
-        self._cells.append(cells)
+    def _keep(self, cells: _CellsT, into: CellsCollector | None = None) -> _CellsT:
+        (into or self.collector).cells.append(cells)
         return cells
 
+
+class CellsCollector:
+    """Renders cells at collect time (empty in multiprocess mode, where files hold the data)."""
+
+    def __init__(self) -> None:
+        self.cells: list[HistogramCells | GaugeCells | CounterCells] = []
+
     def collect(self) -> Iterator[Metric]:
-        """The in-process families (empty in multiprocess mode, where files hold the data)."""
-        for cells in self._cells:
+        for cells in self.cells:
             yield cells.collect()
 
     def describe(self) -> Iterable[Metric]:
         # Lets the registry detect a name clash at registration, without collecting.
-        for cells in self._cells:
+        for cells in self.cells:
             yield Metric(cells.name.removesuffix("_total"), cells.documentation, "untyped")
 
 
@@ -319,7 +331,8 @@ def metrics_for(
             return existing
         metrics = ExporterMetrics(wanted, multiprocess=multiprocess_dir() is not None)
         if not metrics.multiprocess:
-            registry.register(metrics)
+            registry.register(metrics.collector)
             registry.register(BuildInfoCollector())
+            registry.register(metrics.errors_collector)
         _by_registry[registry] = metrics
         return metrics

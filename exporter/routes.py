@@ -2,11 +2,12 @@
 
 The label is the route *template* (``/video/{video_id}``), never the raw path, so the number of
 series cannot grow with traffic. Starlette ≥ 1.7 leaves the route its router chose in
-``scope["route"]``; we use that decision rather than matching the path again. Only two cases
-need Starlette's own ``matches()`` to be replayed: requests that crossed a ``Mount`` (the mount
-prefix is not in the inner route's template) and older Starlette versions that do not set
-``scope["route"]``. Replayed results are cached per (route, mount prefix), so a hot route costs a
-dict lookup.
+``scope["route"]`` (and recent FastAPI the full template through ``include_router`` prefixes
+in ``scope["fastapi"]``); we use that decision rather than matching the path again. Only two
+cases replay Starlette's own ``matches()``: requests that crossed a ``Mount`` (the mount
+prefix is not in the inner route's template; only the mounts are replayed) and older Starlette
+versions that do not set ``scope["route"]``. Replayed results are cached per (route, mount
+prefix), so a hot route costs a dict lookup.
 
 ``root_path`` (set by the server, e.g. ``uvicorn --root-path``, or by the app) is not part of
 the label: the same app behind different proxies produces the same series.
@@ -78,16 +79,24 @@ class RouteLabeler:
             if self._router_sets_route:
                 return UNMATCHED
             return self._replay(entry_app, entry_path, entry_root_path, scope) or UNMATCHED
+        inner = _fastapi_template(scope) or self._template(route)
         root_path: str = scope.get("root_path", "")
         if root_path == entry_root_path:
-            return self._template(route)
+            return inner
+        # The request crossed mounts: their templates are not in the inner route's template.
         key = (id(route), root_path)
         hit = self._mounted.get(key)
         if hit is not None and hit[0] is route:
             return hit[1]
-        label = self._replay(entry_app, entry_path, entry_root_path, scope)
-        if label is None:
-            label = self._template(route) if not isinstance(route, Mount | Host) else UNMATCHED
+        prefix = _mount_prefix(entry_app, entry_path, entry_root_path, root_path, scope)
+        if prefix is None:
+            label = inner
+        elif isinstance(route, Mount):
+            # the innermost route is a mount: a plain ASGI app (the mount is the route), or a
+            # router that matched nothing
+            label = UNMATCHED if route.routes else prefix or "/"
+        else:
+            label = prefix + inner
         if len(self._mounted) < self._max_cached:
             self._mounted[key] = (route, label)
         return label
@@ -107,19 +116,64 @@ class RouteLabeler:
         routes = _routes_of(app)
         if not routes:
             return None
-        probe: dict[str, Any] = {
-            "type": "http",
-            "path": path,
-            "root_path": root_path,
-            "method": scope.get("method", "GET"),
-            "headers": scope.get("headers", []),
-            "path_params": {},
-        }
         try:
-            return _match(routes, probe)
+            return _match(routes, _probe(path, root_path, scope))
         except Exception:  # a broken custom route must not break the request
             logger.debug("route replay failed for %r", path, exc_info=True)
             return None
+
+
+def _probe(path: str, root_path: str, scope: Scope) -> dict[str, Any]:
+    return {
+        "type": "http",
+        "path": path,
+        "root_path": root_path,
+        "method": scope.get("method", "GET"),
+        "headers": scope.get("headers", []),
+        "path_params": {},
+    }
+
+
+def _fastapi_template(scope: Scope) -> str | None:
+    """The full template FastAPI (>= 0.16x) resolved through ``include_router`` prefixes.
+
+    Recent FastAPI no longer copies included routes into the app's router; the route left in
+    ``scope["route"]`` then lacks the include prefixes, and FastAPI records the effective
+    template in its own scope entry. Anything unexpected there is ignored.
+    """
+    fastapi_scope = scope.get("fastapi")
+    if not isinstance(fastapi_scope, dict):
+        return None
+    context = fastapi_scope.get("effective_route_context")
+    template = getattr(context, "path_format", None)
+    return template if isinstance(template, str) and template.startswith("/") else None
+
+
+def _mount_prefix(
+    app: Any, path: str, entry_root_path: str, final_root_path: str, scope: Scope
+) -> str | None:
+    """The templates of the mounts that took ``root_path`` from entry to final value."""
+    routes = _routes_of(app)
+    probe = _probe(path, entry_root_path, scope)
+    prefix = ""
+    try:
+        for _ in range(32):  # mounts nest a few levels at most; never loop forever
+            if probe["root_path"] == final_root_path:
+                return prefix
+            for route in routes:
+                if not isinstance(route, Mount):
+                    continue
+                match, child = route.matches(probe)
+                if match is Match.FULL:
+                    prefix += route.path_format.removesuffix("/{path}")
+                    probe.update(child)
+                    routes = route.routes
+                    break
+            else:
+                return None
+    except Exception:  # a broken custom route must not break the request
+        logger.debug("mount prefix replay failed for %r", path, exc_info=True)
+    return None
 
 
 def _routes_of(app: Any) -> Sequence[BaseRoute]:
@@ -142,7 +196,8 @@ def _match(routes: Sequence[BaseRoute], scope: dict[str, Any]) -> str | None:
                 partial = _own_template(route)
             continue
         if isinstance(route, Mount | Host):
-            prefix = route.path_format if isinstance(route, Mount) else ""
+            # a Mount's format ends with its catch-all "/{path}"; the prefix is what precedes it
+            prefix = route.path_format.removesuffix("/{path}") if isinstance(route, Mount) else ""
             inner = route.routes
             if not inner:  # a plain ASGI app is mounted: the mount is the route
                 return prefix or "/"
