@@ -80,7 +80,7 @@ SUMMARY: list[tuple[str, str, Callable[[float], str]]] = [
     (
         "CPU",
         f"1 - sum(rate(system_cpu_seconds_total{{job='demo',mode='idle'}}[{WINDOW}]))"
-        " / sum(system_cpu_count{job='demo'})",
+        " / sum(system_cpu_logical_cpus{job='demo'})",
         _pct,
     ),
     (

@@ -60,7 +60,10 @@ class SystemCollector:
         yield cpu
         count = self._ps.cpu_count(logical=True)
         if count:
-            yield GaugeMetricFamily("system_cpu_count", "Logical CPUs of the host.", value=count)
+            # not "system_cpu_count": promtool reserves the _count suffix for histograms
+            yield GaugeMetricFamily(
+                "system_cpu_logical_cpus", "Logical CPUs of the host.", value=count
+            )
 
     def _memory(self) -> Iterator[Metric]:
         mem = self._ps.virtual_memory()

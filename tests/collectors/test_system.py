@@ -72,7 +72,7 @@ def test_reports_cpu_memory_disk_and_network() -> None:
     registry = collect(FakePsutil(), mountpoints=("/", "/data"))
     assert value(registry, "system_cpu_seconds_total", mode="idle") == 1000.0
     assert value(registry, "system_cpu_seconds_total", mode="iowait") == 5.0
-    assert value(registry, "system_cpu_count") == 4
+    assert value(registry, "system_cpu_logical_cpus") == 4
     assert value(registry, "system_memory_total_bytes") == 8_000
     assert value(registry, "system_memory_available_bytes") == 3_000
     assert value(registry, "system_disk_free_bytes", mountpoint="/data") == 250_000
@@ -87,7 +87,7 @@ def test_a_failing_group_is_left_out_and_counted_while_the_rest_is_reported() ->
     assert ("system_memory_total_bytes", ()) not in first
     assert ("system_disk_total_bytes", (("mountpoint", "/gone"),)) not in first
     assert first[("system_disk_total_bytes", (("mountpoint", "/"),))] == 1_000_000
-    assert first[("system_cpu_count", ())] == 4
+    assert first[("system_cpu_logical_cpus", ())] == 4
     # a scrape shows the failures it met; every scrape meets them again
     assert first[("exporter_collector_errors_total", (("collector", "system"),))] == 2
     second = scrape(registry)
@@ -109,7 +109,7 @@ def test_real_psutil_readings_are_plausible() -> None:
     assert total is not None
     assert available is not None
     assert 0 < available <= total
-    assert value(registry, "system_cpu_count") == psutil.cpu_count()
+    assert value(registry, "system_cpu_logical_cpus") == psutil.cpu_count()
     free = value(registry, "system_disk_free_bytes", mountpoint="/")
     size = value(registry, "system_disk_total_bytes", mountpoint="/")
     assert free is not None
