@@ -54,7 +54,8 @@ class PrometheusClient:
             with urllib.request.urlopen(url, timeout=self.timeout) as response:
                 body = response.read()
         except urllib.error.HTTPError as exc:
-            body = exc.read()
+            with exc:  # it holds the open response
+                body = exc.read()
             detail = _error_text(body) or exc.reason
             raise PrometheusError(
                 f"Prometheus at {self.base_url} answered {exc.code}: {detail}"

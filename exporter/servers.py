@@ -162,6 +162,9 @@ def http_ok(url: str, timeout: float = 1.0) -> bool:
     try:
         with urllib.request.urlopen(url, timeout=timeout) as response:
             return 200 <= int(response.status) < 300
+    except urllib.error.HTTPError as exc:
+        exc.close()  # it holds the open response
+        return False
     except (urllib.error.URLError, OSError, ValueError):
         return False
 

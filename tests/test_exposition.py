@@ -140,6 +140,7 @@ def test_separate_port_serves_the_same_metrics(registry: CollectorRegistry) -> N
         assert 'route="/work"' in body
         with pytest.raises(urllib.error.HTTPError) as caught:
             urllib.request.urlopen(f"http://127.0.0.1:{port}/other", timeout=5)
+        caught.value.close()
         assert caught.value.code == 404
     finally:
         assert monitor.metrics_server is not None

@@ -32,6 +32,7 @@ def send(url: str, method: str, body: dict[str, object] | None = None) -> int:
         with urllib.request.urlopen(request, timeout=10) as response:
             return int(response.status)
     except urllib.error.HTTPError as exc:
+        exc.close()
         return int(exc.code)
 
 
