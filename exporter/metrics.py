@@ -66,7 +66,12 @@ class HistogramCells:
     """A labelled histogram stored as per-label-set bucket counts, rendered at collect time."""
 
     def __init__(
-        self, name: str, documentation: str, labelnames: Sequence[str], buckets: Sequence[float]
+        self,
+        name: str,
+        documentation: str,
+        labelnames: Sequence[str],
+        buckets: Sequence[float],
+        lock: threading.Lock | None = None,
     ) -> None:
         self.name = name
         self.documentation = documentation
@@ -76,16 +81,20 @@ class HistogramCells:
         # cell layout: one count per bucket (non-cumulative), the +Inf overflow, then the sum
         self._width = len(self.buckets) + 2
         self._cells: dict[LabelValues, list[float]] = {}
-        self._lock = threading.Lock()
+        self._lock = lock or threading.Lock()
 
     def observe(self, labels: LabelValues, value: float) -> None:
         i = bisect_left(self.buckets, value)
         with self._lock:
-            cell = self._cells.get(labels)
-            if cell is None:
-                cell = self._cells[labels] = [0] * self._width
-            cell[i] += 1
-            cell[-1] += value
+            self._add(labels, i, value)
+
+    def _add(self, labels: LabelValues, index: int, value: float) -> None:
+        """Count ``value`` in bucket ``index``; the caller holds the lock."""
+        cell = self._cells.get(labels)
+        if cell is None:
+            cell = self._cells[labels] = [0] * self._width
+        cell[index] += 1
+        cell[-1] += value
 
     def snapshot(self) -> list[tuple[LabelValues, list[float]]]:
         with self._lock:
@@ -106,12 +115,18 @@ class HistogramCells:
 class GaugeCells:
     """A labelled gauge of plain floats."""
 
-    def __init__(self, name: str, documentation: str, labelnames: Sequence[str]) -> None:
+    def __init__(
+        self,
+        name: str,
+        documentation: str,
+        labelnames: Sequence[str],
+        lock: threading.Lock | None = None,
+    ) -> None:
         self.name = name
         self.documentation = documentation
         self.labelnames = tuple(labelnames)
         self._values: dict[LabelValues, float] = {}
-        self._lock = threading.Lock()
+        self._lock = lock or threading.Lock()
 
     def inc(self, labels: LabelValues) -> None:
         with self._lock:
@@ -158,6 +173,66 @@ class CounterCells:
         return family
 
 
+class RequestRecorder(Protocol):
+    """The per-request hot path of the middleware."""
+
+    def started(self, method: LabelValues) -> None: ...
+
+    def finished(
+        self, method: LabelValues, labels: LabelValues, duration: float, ttfb: float
+    ) -> None: ...
+
+
+class CellsRequestRecorder:
+    """In-flight gauge and both HTTP histograms updated under one shared lock.
+
+    The same as ``inc``/``dec`` plus two ``observe`` calls, with two lock round trips per
+    request instead of four; a scrape sees the three metrics consistent with each other.
+    """
+
+    def __init__(self, duration: HistogramCells, ttfb: HistogramCells, active: GaugeCells) -> None:
+        if duration.buckets != ttfb.buckets or not (duration._lock is ttfb._lock is active._lock):
+            raise ValueError("request cells must share buckets and lock")
+        self._duration = duration
+        self._ttfb = ttfb
+        self._active = active._values
+        self._lock = duration._lock
+        self._buckets = duration.buckets
+
+    def started(self, method: LabelValues) -> None:
+        with self._lock:
+            self._active[method] = self._active.get(method, 0.0) + 1.0
+
+    def finished(
+        self, method: LabelValues, labels: LabelValues, duration: float, ttfb: float
+    ) -> None:
+        i = bisect_left(self._buckets, duration)
+        j = bisect_left(self._buckets, ttfb)
+        with self._lock:
+            self._active[method] -= 1.0
+            self._duration._add(labels, i, duration)
+            self._ttfb._add(labels, j, ttfb)
+
+
+class SeparateRequestRecorder:
+    """The same recording through the three metrics' own calls (multiprocess mode)."""
+
+    def __init__(self, duration: Histogram, ttfb: Histogram, active: Gauge) -> None:
+        self._duration = duration
+        self._ttfb = ttfb
+        self._active = active
+
+    def started(self, method: LabelValues) -> None:
+        self._active.inc(method)
+
+    def finished(
+        self, method: LabelValues, labels: LabelValues, duration: float, ttfb: float
+    ) -> None:
+        self._active.dec(method)
+        self._duration.observe(labels, duration)
+        self._ttfb.observe(labels, ttfb)
+
+
 class _ClientChildren:
     """Caches ``labels(...)`` children of a prometheus_client metric (multiprocess mode)."""
 
@@ -200,21 +275,38 @@ class ExporterMetrics:
         self.multiprocess = multiprocess
         self.collector = CellsCollector()
         http = ("method", "route", "status")
+        request_lock = threading.Lock()  # shared by the three metrics of the request path
         self.request_duration = self._histogram(
             "http_server_request_duration_seconds",
             "Response time: from receiving the request to sending the last body byte.",
             http,
             self.buckets,
+            request_lock,
         )
         self.time_to_first_byte = self._histogram(
             "http_server_time_to_first_byte_seconds",
             "Latency: from receiving the request to sending the response headers.",
             http,
             self.buckets,
+            request_lock,
         )
         self.active_requests = self._gauge(
-            "http_server_active_requests", "HTTP requests currently in flight.", ("method",)
+            "http_server_active_requests",
+            "HTTP requests currently in flight.",
+            ("method",),
+            request_lock,
         )
+        self.requests: RequestRecorder
+        if isinstance(self.request_duration, HistogramCells):
+            assert isinstance(self.time_to_first_byte, HistogramCells)
+            assert isinstance(self.active_requests, GaugeCells)
+            self.requests = CellsRequestRecorder(
+                self.request_duration, self.time_to_first_byte, self.active_requests
+            )
+        else:
+            self.requests = SeparateRequestRecorder(
+                self.request_duration, self.time_to_first_byte, self.active_requests
+            )
         self.exceptions = self._counter(
             "http_server_exceptions_total",
             "Unhandled exceptions raised by the application, by class name.",
@@ -252,18 +344,25 @@ class ExporterMetrics:
         )
 
     def _histogram(
-        self, name: str, doc: str, labels: Sequence[str], buckets: Sequence[float]
+        self,
+        name: str,
+        doc: str,
+        labels: Sequence[str],
+        buckets: Sequence[float],
+        lock: threading.Lock | None = None,
     ) -> Histogram:
         if self.multiprocess:
             metric = ClientHistogram(name, doc, labels, buckets=buckets, registry=None)
             return ClientHistogramAdapter(metric)
-        return self._keep(HistogramCells(name, doc, labels, buckets))
+        return self._keep(HistogramCells(name, doc, labels, buckets, lock))
 
-    def _gauge(self, name: str, doc: str, labels: Sequence[str]) -> Gauge:
+    def _gauge(
+        self, name: str, doc: str, labels: Sequence[str], lock: threading.Lock | None = None
+    ) -> Gauge:
         if self.multiprocess:
             metric = ClientGauge(name, doc, labels, registry=None, multiprocess_mode="livesum")
             return ClientGaugeAdapter(metric)
-        return self._keep(GaugeCells(name, doc, labels))
+        return self._keep(GaugeCells(name, doc, labels, lock))
 
     def _counter(
         self, name: str, doc: str, labels: Sequence[str], into: CellsCollector | None = None

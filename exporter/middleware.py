@@ -59,9 +59,8 @@ class PrometheusMiddleware:
         self._excluded = self.settings.excluded_paths | {self.settings.metrics_path}
         self._body_sizes = self.settings.body_sizes
         # bound once: attribute lookups are a measurable part of a few-µs budget
-        self._observe_duration = metrics.request_duration.observe
-        self._observe_ttfb = metrics.time_to_first_byte.observe
-        self._active_inc = metrics.active_requests.inc
+        self._started = metrics.requests.started
+        self._finished = metrics.requests.finished
         self._active_dec = metrics.active_requests.dec
         self._errors_logged: set[type[BaseException]] = set()
 
@@ -117,7 +116,8 @@ class PrometheusMiddleware:
                 received_bytes += len(message.get("body", b""))
             return message
 
-        self._active_inc((method,))
+        method_key = (method,)
+        self._started(method_key)
         error: BaseException | None = None
         try:
             await self.app(scope, receive_wrapper, send_wrapper)
@@ -125,6 +125,7 @@ class PrometheusMiddleware:
             error = exc
             raise
         finally:
+            finished = False
             try:
                 end = done_at or perf_counter()
                 if done_at:  # the client got a whole response; later errors don't change it
@@ -135,8 +136,8 @@ class PrometheusMiddleware:
                     outcome = _SERVER_ERROR
                 route = self._labeler.label(scope, path, root_path, entry_app)
                 key = (method, route, outcome)
-                self._observe_duration(key, end - start)
-                self._observe_ttfb(key, (headers_at or end) - start)
+                self._finished(method_key, key, end - start, (headers_at or end) - start)
+                finished = True
                 if error is not None and outcome != _CLIENT_CLOSED:
                     self.metrics.exceptions.inc((method, route, type(error).__name__))
                 if body_sizes:
@@ -145,7 +146,8 @@ class PrometheusMiddleware:
             except Exception as exc:  # instrumentation fails open
                 self._instrumentation_failed(exc)
             finally:
-                self._active_dec((method,))
+                if not finished:  # the in-flight count always comes back down
+                    self._active_dec(method_key)
 
     def _instrumentation_failed(self, exc: Exception) -> None:
         self.metrics.collector_errors.inc(("middleware",))

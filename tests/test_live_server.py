@@ -9,7 +9,6 @@ import socket
 import subprocess
 import time
 import urllib.request
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -57,17 +56,9 @@ def http_sample(
     return samples.get((name, tuple(sorted(labels.items()))), 0.0)
 
 
-@pytest.fixture(scope="module")
-def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ManagedProcess]:
-    workdir = tmp_path_factory.mktemp("demo")
-    port = free_port()
-    server = start_python_app(
-        "demo", ["exporter", "demo", "--port", str(port), "--error-rate", "0"], workdir, port
-    )
-    try:
-        yield server
-    finally:
-        server.stop()
+@pytest.fixture
+def demo(demo_server: ManagedProcess) -> ManagedProcess:
+    return demo_server
 
 
 def test_metrics_output_passes_promtool_check_metrics(demo: ManagedProcess) -> None:
