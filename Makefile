@@ -49,6 +49,7 @@ test: lint typecheck pytest
 
 bench: deps
 	$(PY) bench/overhead.py
+	$(PY) bench/render.py
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

@@ -145,7 +145,7 @@ def table(framework: str, timings: dict[str, list[float]]) -> str:
     lines = [
         f"{framework}: µs per request, median of {len(timings['bare'])} interleaved rounds",
         "",
-        "| variant | µs/request | p25–p75 | added µs/request | added vs exporter |",
+        "| variant | µs/request | p25-p75 | added µs/request | added vs exporter |",
         "|---|---:|---:|---:|---:|",
     ]
     for name, value in medians.items():
@@ -153,7 +153,7 @@ def table(framework: str, timings: dict[str, list[float]]) -> str:
         ratio = "-" if name == "bare" else f"{added / ours:.1f}x" if ours > 0 else "n/a"
         shown = "-" if name == "bare" else f"{added:.1f}"
         q1, _, q3 = statistics.quantiles([v * 1e6 for v in timings[name]], n=4)
-        lines.append(f"| {name} | {value:.1f} | {q1:.1f}–{q3:.1f} | {shown} | {ratio} |")
+        lines.append(f"| {name} | {value:.1f} | {q1:.1f}-{q3:.1f} | {shown} | {ratio} |")
     return "\n".join(lines)
 
 

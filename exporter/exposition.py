@@ -17,6 +17,7 @@ import logging
 import os
 import re
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -26,7 +27,13 @@ from prometheus_client.exposition import choose_encoder
 from starlette.types import Receive, Scope, Send
 
 from exporter.config import Settings
-from exporter.metrics import BuildInfoCollector, metrics_for, multiprocess_dir
+from exporter.metrics import (
+    BuildInfoCollector,
+    histograms_rendered_separately,
+    metrics_for,
+    multiprocess_dir,
+)
+from exporter.render import HistogramText
 
 logger = logging.getLogger(__name__)
 
@@ -59,6 +66,23 @@ class MetricsRenderer:
         from exporter.collectors import install_collectors
 
         install_collectors(self.registry, self.settings, metrics)
+        # in-process cells: histograms written by the fast renderer (files in multiprocess mode)
+        self._histograms = (
+            []
+            if metrics.multiprocess
+            else [HistogramText(c) for c in metrics.collector.histograms()]
+        )
+
+    def _encode(self, encoder: Callable[[CollectorRegistry], bytes], content_type: str) -> bytes:
+        if not self._histograms:
+            return encoder(self.registry)
+        openmetrics = content_type.startswith("application/openmetrics-text")
+        with histograms_rendered_separately():
+            body = encoder(self.registry)
+        extra = "".join(h.render(openmetrics) for h in self._histograms).encode()
+        if openmetrics and body.endswith(b"# EOF\n"):
+            return body[: -len(b"# EOF\n")] + extra + b"# EOF\n"
+        return body + extra
 
     def check_auth(self, authorization: str | None) -> bool:
         s = self.settings
@@ -105,7 +129,7 @@ class MetricsRenderer:
         if self._mp_dir is not None:
             _forget_dead_workers(self._mp_dir)
         encoder, content_type = choose_encoder(accept or "")
-        body = encoder(self.registry)
+        body = self._encode(encoder, content_type)
         headers = [("Content-Type", content_type), ("Vary", "Accept, Accept-Encoding")]
         if _accepts_gzip(accept_encoding):
             body = gzip.compress(body, compresslevel=6)

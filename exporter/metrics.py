@@ -19,6 +19,7 @@ import threading
 import weakref
 from bisect import bisect_left
 from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from typing import Protocol, TypeVar
 
 from prometheus_client import REGISTRY, CollectorRegistry
@@ -376,6 +377,23 @@ class ExporterMetrics:
         return cells
 
 
+_rendering = threading.local()
+
+
+@contextmanager
+def histograms_rendered_separately() -> Iterator[None]:
+    """While active in this thread, collect() leaves the histogram cells out.
+
+    The ``/metrics`` renderer writes them itself, much faster (exporter.render); any other
+    reader of the registry (other threads, ``get_sample_value``) still gets everything.
+    """
+    _rendering.separately = True
+    try:
+        yield
+    finally:
+        _rendering.separately = False
+
+
 class CellsCollector:
     """Renders cells at collect time (empty in multiprocess mode, where files hold the data)."""
 
@@ -383,8 +401,14 @@ class CellsCollector:
         self.cells: list[HistogramCells | GaugeCells | CounterCells] = []
 
     def collect(self) -> Iterator[Metric]:
+        skip_histograms = bool(getattr(_rendering, "separately", False))
         for cells in self.cells:
+            if skip_histograms and isinstance(cells, HistogramCells):
+                continue
             yield cells.collect()
+
+    def histograms(self) -> list[HistogramCells]:
+        return [c for c in self.cells if isinstance(c, HistogramCells)]
 
     def describe(self) -> Iterable[Metric]:
         # Lets the registry detect a name clash at registration, without collecting.
