@@ -317,6 +317,7 @@ def dashboard(title: str, uid: str, description: str) -> dash.Dashboard:
         .uid(uid)
         .description(description)
         .tags([TAG])
+        .readonly()  # provisioned from files: changes belong in the code, not the UI
         .time("now-1h", "now")
         .refresh("30s")
         .timezone("browser")
