@@ -57,7 +57,9 @@ def queries(name: str) -> list[Query]:
             out.append(Query(name, panel["title"], target["refId"], target["expr"], instant))
     for annotation in dashboard.get("annotations", {}).get("list", []):
         if annotation.get("expr"):
-            out.append(Query(name, f"annotation {annotation['name']}", "-", annotation["expr"], True))
+            out.append(
+                Query(name, f"annotation {annotation['name']}", "-", annotation["expr"], True)
+            )
     return out
 
 
@@ -124,9 +126,7 @@ class Selector:
 
 def selectors(expr: str) -> list[Selector]:
     tokens = [
-        (m.lastgroup or "", m.group(0))
-        for m in _TOKENS.finditer(expr)
-        if m.lastgroup != "space"
+        (m.lastgroup or "", m.group(0)) for m in _TOKENS.finditer(expr) if m.lastgroup != "space"
     ]
     found = []
     stack: list[str | None] = []  # one entry per open parenthesis: the function it calls

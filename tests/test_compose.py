@@ -55,7 +55,10 @@ def _schema() -> dict[str, Any]:
 def _errors(document: dict[str, Any]) -> list[str]:
     schema = _schema()
     validator = jsonschema.validators.validator_for(schema)(schema)
-    return [f"{'/'.join(map(str, e.absolute_path))}: {e.message}" for e in validator.iter_errors(document)]
+    return [
+        f"{'/'.join(map(str, e.absolute_path))}: {e.message}"
+        for e in validator.iter_errors(document)
+    ]
 
 
 def test_compose_file_is_valid_against_the_compose_specification_schema(
@@ -142,7 +145,8 @@ def test_data_lives_in_named_volumes(compose: dict[str, Any]) -> None:
         ]
         targets = [v.split(":")[1] for v in compose["services"][service]["volumes"]]
         assert path in targets, service
-        assert named and all(n in compose["volumes"] for n in named), service
+        assert named, service
+        assert all(n in compose["volumes"] for n in named), service
 
 
 def test_every_long_running_server_has_a_health_check(compose: dict[str, Any]) -> None:

@@ -274,9 +274,15 @@ def test_panels_fit_the_24_column_grid_without_overlapping(dashboard: dict[str, 
     ids = []
     for panel in dashboard["panels"]:
         pos = panel["gridPos"]
-        assert 0 <= pos["x"] and pos["x"] + pos["w"] <= 24, panel["title"]
-        assert pos["h"] > 0 and pos["w"] > 0, panel["title"]
-        cells = {(x, y) for x in range(pos["x"], pos["x"] + pos["w"]) for y in range(pos["y"], pos["y"] + pos["h"])}
+        assert pos["x"] >= 0, panel["title"]
+        assert pos["x"] + pos["w"] <= 24, panel["title"]
+        assert pos["h"] > 0, panel["title"]
+        assert pos["w"] > 0, panel["title"]
+        cells = {
+            (x, y)
+            for x in range(pos["x"], pos["x"] + pos["w"])
+            for y in range(pos["y"], pos["y"] + pos["h"])
+        }
         assert not cells & taken, f"{panel['title']} overlaps another panel"
         taken |= cells
         ids.append(panel["id"])

@@ -14,7 +14,6 @@ import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
 
 import pytest
 import yaml
@@ -72,9 +71,8 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         )
         watchdog = workdir / "watchdog.rules.yml"
         watchdog.write_text(yaml.safe_dump(WATCHDOG_RULES))
-        rule_files = [str(watchdog)] + sorted(
-            str(p) for p in (ROOT / "prometheus" / "rules").glob("*.yml")
-        )
+        project_rules = sorted(str(p) for p in (ROOT / "prometheus" / "rules").glob("*.yml"))
+        rule_files = [str(watchdog), *project_rules]
         config = {
             "global": {"scrape_interval": "1s", "evaluation_interval": "1s"},
             "rule_files": rule_files,
@@ -161,8 +159,7 @@ def test_a_route_with_braces_selected_through_its_escaped_value_matches_only_tha
     stack: Stack,
 ) -> None:
     route = "/video/{video_id}"
-    expr = (
-        f'count by (route) (http_server_request_duration_seconds_count{{route=~"{regex_escape(route)}"}})'
-    )
+    selector = f'http_server_request_duration_seconds_count{{route=~"{regex_escape(route)}"}}'
+    expr = f"count by (route) ({selector})"
     samples = stack.client.wait_for(expr, timeout=60)
     assert {s.labels["route"] for s in samples} == {route}

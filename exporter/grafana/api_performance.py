@@ -166,12 +166,8 @@ def build(t: Thresholds) -> Dashboard:
             "request count and error ratio.",
             "s",
             [
-                Column(
-                    "p95", q.quantile(0.95, q.REQUESTS, ["route"], q.RANGE, "increase"), "s"
-                ),
-                Column(
-                    "p99", q.quantile(0.99, q.REQUESTS, ["route"], q.RANGE, "increase"), "s"
-                ),
+                Column("p95", q.quantile(0.95, q.REQUESTS, ["route"], q.RANGE, "increase"), "s"),
+                Column("p99", q.quantile(0.99, q.REQUESTS, ["route"], q.RANGE, "increase"), "s"),
                 Column(
                     "requests",
                     q.rate_sum(REQUESTS_COUNT, by=["route"], window=q.RANGE, fn="increase"),
@@ -249,11 +245,7 @@ def build(t: Thresholds) -> Dashboard:
             "Operations in flight",
             "Tracked operations running right now.",
             "short",
-            [
-                Target(
-                    f"sum by (operation) ({q.selector('operation_active')})", "{{operation}}"
-                )
-            ],
+            [Target(f"sum by (operation) ({q.selector('operation_active')})", "{{operation}}")],
             width=8,
         )
     )

@@ -1,7 +1,7 @@
 """``exporter dashboards``: write (or check) ``grafana/dashboards/*.json`` from the Python code.
 
-    exporter dashboards            # after editing prometheus/thresholds.yml or the code
-    exporter dashboards --check    # exit 1 when a committed file differs (the tests do this)
+exporter dashboards            # after editing prometheus/thresholds.yml or the code
+exporter dashboards --check    # exit 1 when a committed file differs (the tests do this)
 """
 
 from __future__ import annotations
@@ -34,8 +34,7 @@ def render(thresholds: Thresholds) -> dict[str, str]:
         from exporter.grafana.panels import finish
     except ImportError:
         raise ExporterError(
-            "generating dashboards needs Grafana's SDK: "
-            "pip install 'api-perf-exporter[dashboards]'"
+            "generating dashboards needs Grafana's SDK: pip install 'api-perf-exporter[dashboards]'"
         ) from None
     encoder = JSONEncoder(sort_keys=True, indent=2)
     out = {}

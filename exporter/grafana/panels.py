@@ -217,9 +217,7 @@ def table_panel(
                 options={
                     "excludeByName": {"Time": True},
                     "indexByName": {label: i for i, label in enumerate(join_on)},
-                    "renameByName": {
-                        f"Value #{_ref(i)}": c.name for i, c in enumerate(columns)
-                    },
+                    "renameByName": {f"Value #{_ref(i)}": c.name for i, c in enumerate(columns)},
                 },
             )
         )

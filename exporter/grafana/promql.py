@@ -116,4 +116,3 @@ def burn_rate(sli: str, objective: float) -> str:
 def budget_remaining(sli: str, objective: float) -> str:
     """Share of the error budget left (negative once it is overspent)."""
     return f"1 - {burn_rate(sli, objective)}"
-

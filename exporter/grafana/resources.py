@@ -38,9 +38,7 @@ def memory_utilisation(by: str) -> str:
 
 
 # guest time is already counted in user and nice
-BUSY_CPU = q.rate_sum(
-    "system_cpu_seconds_total", 'mode!~"idle|guest.*"', by=["instance", "mode"]
-)
+BUSY_CPU = q.rate_sum("system_cpu_seconds_total", 'mode!~"idle|guest.*"', by=["instance", "mode"])
 
 
 GPU_LEGEND = "{{instance}} GPU {{gpu}} {{name}}"

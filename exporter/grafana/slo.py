@@ -193,9 +193,7 @@ def build(t: Thresholds) -> Dashboard:
                 ),
                 Column(
                     "requests",
-                    q.rate_sum(
-                        f"{q.REQUESTS}_count", by=["route"], window=q.RANGE, fn="increase"
-                    ),
+                    q.rate_sum(f"{q.REQUESTS}_count", by=["route"], window=q.RANGE, fn="increase"),
                     "short",
                 ),
             ],
