@@ -42,7 +42,7 @@ ROUTE_METRIC = re.compile(
     r"^(http_server_request_duration_seconds|http_server_time_to_first_byte_seconds"
     r"|http_server_exceptions_total)"
 )
-# counters, and the series of histograms (system_cpu_count is a gauge, not a histogram count)
+# counters, and the series of histograms (a gauge whose name ends in _count is no histogram)
 COUNTER = re.compile(r"(_total|_(seconds|bytes)_(bucket|count|sum))$")
 # ALERTS carries the labels of each alert's own rule: the alert list shows every firing alert
 UNFILTERED_METRICS = {"ALERTS"}

@@ -28,7 +28,7 @@ TITLE = "API performance: resources"
 def cpu_utilisation(by: str) -> str:
     """Share of CPU time not idle, from the host's CPU seconds summed over its CPUs."""
     idle = q.rate_sum("system_cpu_seconds_total", 'mode="idle"', by=[by])
-    return f"1 - {idle} / sum by ({by}) ({q.selector('system_cpu_count')})"
+    return f"1 - {idle} / sum by ({by}) ({q.selector('system_cpu_logical_cpus')})"
 
 
 def memory_utilisation(by: str) -> str:
@@ -137,7 +137,7 @@ def build(t: Thresholds) -> Dashboard:
             [
                 Target(
                     f"{BUSY_CPU} / on (instance) group_left "
-                    f"sum by (instance) ({q.selector('system_cpu_count')})",
+                    f"sum by (instance) ({q.selector('system_cpu_logical_cpus')})",
                     "{{instance}} {{mode}}",
                 )
             ],
