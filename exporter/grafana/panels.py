@@ -225,9 +225,10 @@ def table_panel(
         .span(width)
         .height(height)
     )
-    for i, column in enumerate(columns):
+    # overrides see the fields after the transformations, under their new names
+    for column in columns:
         panel = panel.override_by_name(
-            f"Value #{_ref(i)}", [model.DynamicConfigValue(id_val="unit", value=column.unit)]
+            column.name, [model.DynamicConfigValue(id_val="unit", value=column.unit)]
         )
     return panel
 
