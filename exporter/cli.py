@@ -24,6 +24,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "rules": ("exporter.rulegen", "check thresholds.yml and generate the Prometheus alert rules"),
     "webhook": ("exporter.webhook", "receive Alertmanager notifications and run alert callbacks"),
     "report": ("exporter.report", "performance report, trends and bottlenecks from Prometheus"),
+    "dashboards": (
+        "exporter.grafana.generate",
+        "generate the Grafana dashboards from thresholds.yml (or --check them)",
+    ),
 }
 
 
