@@ -10,6 +10,8 @@ Quick start::
 """
 
 from exporter._version import __version__
+from exporter.alert_dispatch import AlertDispatcher
+from exporter.alerts import Alert
 from exporter.config import DEFAULT_BUCKETS, Settings
 from exporter.errors import ConfigError, ExporterError
 from exporter.exposition import MetricsApp, start_metrics_server
@@ -22,6 +24,8 @@ from exporter.routes import UNMATCHED
 __all__ = [
     "DEFAULT_BUCKETS",
     "UNMATCHED",
+    "Alert",
+    "AlertDispatcher",
     "ConfigError",
     "ExporterError",
     "ExporterMetrics",

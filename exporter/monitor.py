@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from prometheus_client import CollectorRegistry
 from starlette.routing import Route
@@ -15,6 +15,10 @@ from exporter.exposition import MetricsApp, MetricsServer, start_metrics_server
 from exporter.metrics import ExporterMetrics, metrics_for
 from exporter.middleware import PrometheusMiddleware
 from exporter.operations import Operations, OperationTimer
+
+if TYPE_CHECKING:
+    from exporter.alert_dispatch import AlertCallback, AlertDispatcher
+    from exporter.webhook import AlertReceiver
 
 logger = logging.getLogger(__name__)
 
@@ -42,6 +46,7 @@ class PerformanceMonitor:
         self.operations = Operations(self.metrics, self.settings.max_operations)
         self._metrics_app: MetricsApp | None = None
         self.metrics_server: MetricsServer | None = None
+        self._alerts: AlertDispatcher | None = None
 
     # -- HTTP ------------------------------------------------------------------------------
     def create_middleware(self) -> Callable[[ASGIApp], PrometheusMiddleware]:
@@ -110,6 +115,48 @@ class PerformanceMonitor:
     ) -> None:
         """Record an operation the caller timed itself."""
         self.operations.track(name, start_time, end_time, success, error)
+
+    # -- alerts (the seed's add_alert_callback; Alertmanager -> exporter.webhook) ----------
+    def alert_dispatcher(self) -> AlertDispatcher:
+        """Where this monitor's alert callbacks are kept and run (created once)."""
+        if self._alerts is None:
+            from exporter.alert_dispatch import AlertDispatcher
+
+            self._alerts = AlertDispatcher(self.registry)
+        return self._alerts
+
+    def add_alert_callback(self, callback: AlertCallback) -> AlertCallback:
+        """Call ``callback(alert)`` (sync or async) for each alert Alertmanager delivers.
+
+        Alerts reach it through the receiver mounted with :meth:`mount_alert_receiver`.
+        Returns ``callback``, so it also works as a decorator.
+        """
+        return self.alert_dispatcher().add_callback(callback)
+
+    def mount_alert_receiver(
+        self,
+        app: Any,
+        path: str = "/alerts",
+        *,
+        bearer_token: str | None = None,
+        basic_auth: tuple[str, str] | None = None,
+        max_body_bytes: int | None = None,
+    ) -> AlertReceiver:
+        """Serve Alertmanager's webhook at ``path`` in ``app``; point ``webhook_configs`` here."""
+        from exporter.httpauth import Credentials
+        from exporter.webhook import DEFAULT_MAX_BODY_BYTES, AlertReceiver
+
+        if bearer_token is not None and basic_auth is not None:
+            raise ValueError("give either bearer_token or basic_auth, not both")
+        user, password = basic_auth if basic_auth is not None else (None, None)
+        receiver = AlertReceiver(
+            self.alert_dispatcher(),
+            credentials=Credentials(bearer_token, user, password),
+            max_body_bytes=max_body_bytes or DEFAULT_MAX_BODY_BYTES,
+        )
+        # first, so that a catch-all route of the app cannot shadow it
+        app.router.routes.insert(0, Route(path, receiver, include_in_schema=False))
+        return receiver
 
 
 class _MiddlewareFactory:
