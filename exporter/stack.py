@@ -1,9 +1,10 @@
 """``make run``: the demo under load, scraped by a real Prometheus, with a live summary.
 
 Starts (each on 127.0.0.1, in a fresh temporary directory) the demo API under uvicorn, a real
-Prometheus scraping it, and the load generator; then prints every few seconds a summary computed
-from Prometheus' HTTP API. Ctrl-C (or the end of ``--duration``) stops everything it started,
-by PID.
+Prometheus scraping it, Alertmanager with the webhook receiver (:mod:`exporter.stack_alerting`),
+and the load generator; then prints every few seconds a summary computed from Prometheus' HTTP
+API, followed by the alerts the receiver's callback got. Ctrl-C (or the end of ``--duration``)
+stops everything it started, by PID.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import TextIO
+from typing import Protocol, TextIO, TypeVar
 
 from exporter.errors import ExporterError
 from exporter.promapi import PrometheusClient, PrometheusError
@@ -25,6 +26,7 @@ from exporter.servers import (
     start_prometheus,
     start_python_app,
 )
+from exporter.stack_alerting import prometheus_alerting_config, start_alerting
 
 SCRAPE_INTERVAL = "2s"
 WINDOW = "30s"  # rate windows: well over 4x the scrape interval
@@ -105,14 +107,21 @@ def summary_lines(client: PrometheusClient) -> list[str]:
     return lines
 
 
+class Stoppable(Protocol):
+    def stop(self) -> None: ...
+
+
+_P = TypeVar("_P", bound=Stoppable)
+
+
 class Stack:
     """The processes of one ``make run``; ``stop()`` ends them all."""
 
     def __init__(self, workdir: Path) -> None:
         self.workdir = workdir
-        self.processes: list[ManagedProcess] = []
+        self.processes: list[Stoppable] = []
 
-    def add(self, process: ManagedProcess) -> ManagedProcess:
+    def add(self, process: _P) -> _P:
         self.processes.append(process)
         return process
 
@@ -147,6 +156,7 @@ def run(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
         raise ExporterError("--duration must be >= 0 and --every > 0")
     app_port = _port(args.app_port, "--app-port")
     prom_port = _port(args.prometheus_port, "--prometheus-port")
+    am_port = _port(args.alertmanager_port, "--alertmanager-port")
     workdir = Path(tempfile.mkdtemp(prefix="exporter-stack-"))
     stack = Stack(workdir)
     try:
@@ -156,11 +166,15 @@ def run(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
             demo_args.append("--fake-gpu")
         stack.add(start_python_app("demo", demo_args, workdir, app_port))
         out.write(f"demo API      http://127.0.0.1:{app_port}  (metrics at /metrics)\n")
+        alerting = stack.add(start_alerting(workdir, am_port))
+        out.write(f"Alertmanager  {alerting.alertmanager.url}\n")
+        out.write(f"webhook       {alerting.webhook_url}  (metrics at /metrics)\n")
         config = workdir / "prometheus.yml"
         config.write_text(
             PROMETHEUS_CONFIG.format(
                 scrape_interval=SCRAPE_INTERVAL, app_port=app_port, prometheus_port=prom_port
             )
+            + prometheus_alerting_config(alerting.alertmanager.url)
         )
         prometheus = stack.add(start_prometheus(config, workdir, prom_port))
         out.write(f"Prometheus    {prometheus.url}\n")
@@ -179,6 +193,7 @@ def run(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
             stamp = time.strftime("%H:%M:%S")
             out.write(f"--- {stamp} (last {WINDOW}, from Prometheus) ---\n")
             out.write("\n".join(summary_lines(client)) + "\n")
+            out.write("\n".join(alerting.log.summary_lines()) + "\n")
             out.flush()
     except KeyboardInterrupt:
         out.write("\nstopping...\n")
