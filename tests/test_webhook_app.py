@@ -124,7 +124,8 @@ def _post(url: str, content: bytes, token: str | None = None) -> tuple[int, str]
         with urllib.request.urlopen(request, timeout=10) as response:
             return int(response.status), response.read().decode()
     except urllib.error.HTTPError as exc:
-        return exc.code, exc.read().decode()
+        with exc:  # it holds the open response
+            return exc.code, exc.read().decode()
 
 
 def test_the_webhook_command_runs_a_callback_given_as_module_and_function(
