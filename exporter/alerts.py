@@ -18,6 +18,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from types import MappingProxyType
 from typing import Any, Literal, cast
 
 from exporter.errors import ExporterError
@@ -39,7 +40,8 @@ class UnsupportedVersion(PayloadError):
 
 @dataclass(frozen=True)
 class Alert:
-    """One alert of a notification, as given to alert callbacks."""
+    """One alert of a notification, as given to alert callbacks (read-only: every callback
+    gets the same object)."""
 
     #: The ``alertname`` label.
     name: str
@@ -56,6 +58,10 @@ class Alert:
     #: The Alertmanager receiver that sent it (the route: ``paging``, ``chat``, ``watchdog``).
     receiver: str
     generator_url: str = ""
+
+    def __hash__(self) -> int:
+        # the label and annotation mappings are not hashable; equal alerts share these
+        return hash((self.fingerprint, self.status, self.starts_at))
 
     @property
     def firing(self) -> bool:
@@ -152,8 +158,10 @@ def _alert(item: Any, where: str, receiver: str) -> Alert:
         name=name,
         status=_status(item, where + ".status", key="status"),
         severity=labels.get("severity", ""),
-        labels=labels,
-        annotations=_string_map(item, "annotations", f"{where}.annotations", required=False),
+        labels=MappingProxyType(labels),
+        annotations=MappingProxyType(
+            _string_map(item, "annotations", f"{where}.annotations", required=False)
+        ),
         starts_at=cast(datetime, _time(item, "startsAt", f"{where}.startsAt")),
         ends_at=ends_at,
         fingerprint=fingerprint,

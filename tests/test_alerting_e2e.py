@@ -23,11 +23,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 from prometheus_client import CollectorRegistry
 
 from exporter.alert_dispatch import AlertDispatcher
 from exporter.alerts import Alert
-from exporter.amconfig import write_local_config
+from exporter.amconfig import parse_duration, write_local_config
 from exporter.loadgen import Call, generate
 from exporter.promapi import PrometheusClient
 from exporter.servers import (
@@ -42,7 +43,6 @@ from exporter.webhook import AlertReceiver, BackgroundServer, start_receiver_ser
 from tests.alert_sinks import wait_for
 
 WAIT = 60.0  # bounded waits: generous, the machine is shared
-CHAT_GROUP_WAIT = 5.0  # the warning route's group_wait in the fast local config (60 s / 12)
 
 RULES = """\
 groups:
@@ -139,6 +139,7 @@ class Pipeline:
     prometheus: PrometheusClient
     alertmanager_url: str
     recorder: Recorder
+    warning_group_wait: float  # seconds, in the Alertmanager config the test runs
 
 
 def set_error_rate(demo_url: str, rate: float) -> None:
@@ -191,7 +192,10 @@ def pipeline(tmp_path: Path) -> Iterator[Pipeline]:
         prometheus.wait_until(
             lambda: _alertmanagers(prometheus.url) > 0, WAIT, "sending to Alertmanager"
         )
-        yield Pipeline(demo, client, alertmanager.url, recorder)
+        routes = yaml.safe_load(am_config.read_text())["route"]["routes"]
+        (chat,) = [r for r in routes if r["receiver"] == "chat"]
+        wait = parse_duration(chat["group_wait"])
+        yield Pipeline(demo, client, alertmanager.url, recorder, wait)
     finally:
         for process in reversed(started):
             process.stop()
@@ -245,7 +249,7 @@ def test_errors_under_load_reach_the_callback_as_firing_then_resolved(
         )
         wait_for(lambda: _warning_inhibited(pipeline.alertmanager_url), WAIT, "inhibition")
         # ...and after its group's wait (plus two group intervals) it has not been delivered
-        time.sleep(CHAT_GROUP_WAIT + 2.0)
+        time.sleep(pipeline.warning_group_wait + 2.0)
         assert recorder.find("firing", "warning") is None
 
         healed_at = time.monotonic()

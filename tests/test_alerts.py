@@ -123,3 +123,12 @@ def test_an_empty_alert_list_is_a_valid_notification_with_no_alerts() -> None:
     data = notification(alert())
     data["alerts"] = []
     assert parse_notification(data).alerts == ()
+
+
+def test_an_alert_is_read_only_and_hashable() -> None:
+    (first,) = parse_notification(notification(alert())).alerts
+    with pytest.raises(TypeError):
+        first.labels["severity"] = "info"  # type: ignore[index]
+    (again,) = parse_notification(notification(alert())).alerts
+    assert first == again
+    assert {first, again} == {first}

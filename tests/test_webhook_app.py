@@ -68,6 +68,18 @@ def test_shutting_the_app_down_runs_the_alerts_still_queued(registry: CollectorR
     assert seen == [f"f{i}" for i in range(20)]
 
 
+def test_the_receiver_run_as_a_whole_app_drains_its_queue_at_shutdown(
+    registry: CollectorRegistry,
+) -> None:
+    seen: list[str] = []
+    dispatcher = exporter.AlertDispatcher(registry)
+    dispatcher.add_callback(lambda alert: seen.append(alert.fingerprint))
+    with TestClient(AlertReceiver(dispatcher)) as client:  # lifespan: startup ... shutdown
+        for i in range(5):
+            assert client.post("/", content=body(alert(fingerprint=f"f{i}"))).status_code == 200
+    assert seen == [f"f{i}" for i in range(5)]
+
+
 def test_a_monitor_mounts_the_receiver_and_runs_its_alert_callbacks(
     registry: CollectorRegistry,
 ) -> None:
