@@ -8,11 +8,8 @@ not stall the event loop.
 
 from __future__ import annotations
 
-import base64
-import binascii
 import contextlib
 import gzip
-import hmac
 import logging
 import os
 import re
@@ -27,6 +24,7 @@ from prometheus_client.exposition import choose_encoder
 from starlette.types import Receive, Scope, Send
 
 from exporter.config import Settings
+from exporter.httpauth import Credentials
 from exporter.metrics import (
     BuildInfoCollector,
     histograms_rendered_separately,
@@ -54,6 +52,8 @@ class MetricsRenderer:
         self, registry: CollectorRegistry | None = None, settings: Settings | None = None
     ) -> None:
         self.settings = settings or Settings.from_env()
+        s = self.settings
+        self._credentials = Credentials(s.bearer_token, s.basic_auth_user, s.basic_auth_password)
         self._mp_dir = multiprocess_dir()
         if self._mp_dir is not None:
             # Workers write their samples to files; whoever answers the scrape merges them.
@@ -85,32 +85,7 @@ class MetricsRenderer:
         return body + extra
 
     def check_auth(self, authorization: str | None) -> bool:
-        s = self.settings
-        if s.bearer_token is None and s.basic_auth_user is None:
-            return True
-        if not authorization:
-            return False
-        scheme, _, credentials = authorization.partition(" ")
-        credentials = credentials.strip()
-        if s.bearer_token is not None and scheme.lower() == "bearer":
-            return hmac.compare_digest(credentials.encode(), s.bearer_token.encode())
-        if s.basic_auth_user is not None and scheme.lower() == "basic":
-            try:
-                user, _, password = base64.b64decode(credentials, validate=True).partition(b":")
-            except (binascii.Error, ValueError):
-                return False
-            want_user = s.basic_auth_user.encode()
-            want_password = (s.basic_auth_password or "").encode()
-            # evaluate both comparisons: no early exit that would leak which part was wrong
-            ok_user = hmac.compare_digest(user, want_user)
-            ok_password = hmac.compare_digest(password, want_password)
-            return ok_user and ok_password
-        return False
-
-    def _challenge(self) -> str:
-        if self.settings.basic_auth_user is not None:
-            return 'Basic realm="metrics"'
-        return 'Bearer realm="metrics"'
+        return self._credentials.accepts(authorization)
 
     def render(
         self,
@@ -124,7 +99,8 @@ class MetricsRenderer:
             return Rendered(405, [("Allow", "GET, HEAD"), ("Content-Type", "text/plain")], b"")
         if not self.check_auth(authorization):
             body = b"Unauthorized\n"
-            headers = [("WWW-Authenticate", self._challenge()), ("Content-Type", "text/plain")]
+            challenge = self._credentials.challenge("metrics")
+            headers = [("WWW-Authenticate", challenge), ("Content-Type", "text/plain")]
             return Rendered(401, headers, body)
         if self._mp_dir is not None:
             _forget_dead_workers(self._mp_dir)
