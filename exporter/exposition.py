@@ -23,6 +23,7 @@ from prometheus_client import REGISTRY, CollectorRegistry, multiprocess
 from prometheus_client.exposition import choose_encoder
 from starlette.types import Receive, Scope, Send
 
+from exporter.collectors import install_collectors
 from exporter.config import Settings
 from exporter.httpauth import Credentials
 from exporter.metrics import (
@@ -63,8 +64,6 @@ class MetricsRenderer:
         else:
             self.registry = REGISTRY if registry is None else registry
         metrics = metrics_for(registry, self.settings.buckets)
-        from exporter.collectors import install_collectors
-
         install_collectors(self.registry, self.settings, metrics)
         # in-process cells: histograms written by the fast renderer (files in multiprocess mode)
         self._histograms = (
