@@ -40,18 +40,34 @@ class Series:
 
 
 class PrometheusClient:
-    def __init__(self, base_url: str, timeout: float = 5.0) -> None:
+    def __init__(self, base_url: str, timeout: float = 5.0, budget: float | None = None) -> None:
+        """``timeout`` bounds each request; ``budget`` (seconds) bounds all of them together."""
         if not base_url.startswith(("http://", "https://")):
             raise PrometheusError(f"not an http(s) URL: {base_url!r}")
+        if timeout <= 0 or (budget is not None and budget <= 0):
+            raise PrometheusError("Prometheus timeouts must be positive")
         self.base_url = base_url.rstrip("/")
         self.timeout = timeout
+        self.budget = budget
+        self._deadline = None if budget is None else time.monotonic() + budget
+
+    def _request_timeout(self) -> float:
+        if self._deadline is None:
+            return self.timeout
+        left = self._deadline - time.monotonic()
+        if left <= 0:
+            raise PrometheusError(
+                f"Prometheus at {self.base_url} did not answer all queries within {self.budget:g}s"
+            )
+        return min(self.timeout, left)
 
     def _get(self, path: str, params: dict[str, str] | None = None) -> Any:
         url = self.base_url + path
+        timeout = self._request_timeout()
         if params:
             url += "?" + urllib.parse.urlencode(params)
         try:
-            with urllib.request.urlopen(url, timeout=self.timeout) as response:
+            with urllib.request.urlopen(url, timeout=timeout) as response:
                 body = response.read()
         except urllib.error.HTTPError as exc:
             with exc:  # it holds the open response
@@ -62,7 +78,7 @@ class PrometheusClient:
             ) from None
         except TimeoutError:
             raise PrometheusError(
-                f"Prometheus at {self.base_url} did not answer within {self.timeout:g}s"
+                f"Prometheus at {self.base_url} did not answer within {timeout:g}s"
             ) from None
         except (urllib.error.URLError, OSError) as exc:
             reason = getattr(exc, "reason", exc)
@@ -100,8 +116,24 @@ class PrometheusClient:
         return samples[0].value
 
     def query_range(self, expr: str, start: float, end: float, step: float) -> list[Series]:
-        params = {"query": expr, "start": f"{start:.3f}", "end": f"{end:.3f}", "step": f"{step:g}"}
+        params = {
+            "query": expr,
+            "start": f"{start:.3f}",
+            "end": f"{end:.3f}",
+            "step": f"{step:.3f}",
+        }
         data = self._get("/api/v1/query_range", params)
+        out = []
+        for s in data.get("result", []):
+            points = [(float(t), _number(v)) for t, v in s["values"]]
+            out.append(Series(dict(s["metric"]), [p for p in points if not math.isnan(p[1])]))
+        return out
+
+    def samples(self, selector: str, at: float) -> list[Series]:
+        """The raw samples of a range selector such as ``up[5m]``, evaluated at ``at``."""
+        data = self._get("/api/v1/query", {"query": selector, "time": f"{at:.3f}"})
+        if data.get("resultType") != "matrix":
+            raise PrometheusError(f"expected a range selector, got {selector!r}")
         out = []
         for s in data.get("result", []):
             points = [(float(t), _number(v)) for t, v in s["values"]]
