@@ -15,6 +15,7 @@ from exporter.alerts import Alert
 from exporter.config import DEFAULT_BUCKETS, Settings
 from exporter.errors import ConfigError, ExporterError
 from exporter.exposition import MetricsApp, start_metrics_server
+from exporter.live import live_app
 from exporter.metrics import ExporterMetrics, metrics_for
 from exporter.middleware import PrometheusMiddleware
 from exporter.monitor import PerformanceMonitor, instrument
@@ -37,6 +38,7 @@ __all__ = [
     "Settings",
     "__version__",
     "instrument",
+    "live_app",
     "metrics_for",
     "start_metrics_server",
 ]

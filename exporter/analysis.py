@@ -168,10 +168,7 @@ class Analysis:
     def quantile(self, name: str, route: str | None, q: float) -> float | None:
         """The ``q`` quantile of ``response_time`` or ``latency`` over the whole window."""
         metric = RESPONSE_TIME if name == "response_time" else LATENCY
-
-        def keep(labels: dict[str, str]) -> bool:
-            return route is None or labels.get("route") == route
-
+        keep = _everything if route is None else self.route_filter(route)
         return histogram_quantile(q, self._cumulative(metric, keep, None)[0])
 
     # -- throughput and resources --------------------------------------------------------------
@@ -251,20 +248,27 @@ class Analysis:
         return min(max(k, 0), self.intervals - 1)
 
     # -- per route and per interval ------------------------------------------------------------
+    def route_names(self) -> list[str]:
+        """Routes that served requests in the window, busiest first."""
+        requests: dict[str, float] = defaultdict(float)
+        for key, incs in self.counts.items():
+            requests[dict(key).get("route", "")] += sum(incs)
+        return sorted((r for r, n in requests.items() if round(n) > 0), key=lambda r: -requests[r])
+
+    @staticmethod
+    def route_filter(route: str) -> Keep:
+        return lambda labels: labels.get("route") == route
+
     def routes(self) -> list[RouteReport]:
         methods: dict[str, set[str]] = defaultdict(set)
-        for key in self.counts:
+        for key, incs in self.counts.items():
             labels = dict(key)
-            methods[labels.get("route", "")].add(labels.get("method", ""))
+            if round(sum(incs)) > 0:
+                methods[labels.get("route", "")].add(labels.get("method", ""))
         out = []
-        for route in sorted(methods):
-
-            def keep(labels: dict[str, str], route: str = route) -> bool:
-                return labels.get("route") == route
-
+        for route in self.route_names():
+            keep = self.route_filter(route)
             totals = self.totals(keep)
-            if totals.requests == 0:
-                continue
             out.append(
                 RouteReport(
                     route=route,
@@ -275,7 +279,7 @@ class Analysis:
                     latency=self.durations(LATENCY, keep),
                 )
             )
-        return sorted(out, key=lambda r: -r.totals.requests)
+        return out
 
     def interval_rows(self) -> list[Interval]:
         step = self.boundaries[1] - self.boundaries[0]

@@ -13,7 +13,7 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
-from typing import TextIO
+from typing import Any, TextIO
 
 from exporter.analysis import Analysis
 from exporter.errors import ExporterError
@@ -67,24 +67,23 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--thresholds",
         help=f"thresholds file (default: {DEFAULT_PATH} when present, else the seed's values)",
     )
-    parser.add_argument("--intervals", type=int, default=10, help="trend intervals (10)")
-    parser.add_argument("--timeout", type=float, default=10.0, help="seconds per query (10)")
+    parser.add_argument("--intervals", default="10", help="trend intervals, 2 to 100 (10)")
+    parser.add_argument("--timeout", default="10", help="seconds per query (10)")
     parser.add_argument("--output", help="write the report to this file instead of stdout")
 
 
 def run(args: argparse.Namespace, out: TextIO | None = None) -> int:
     if args.format not in FORMATS:
         raise ExporterError(f"--format: use one of {', '.join(FORMATS)}, got {args.format!r}")
-    if not 2 <= args.intervals <= 100:
-        raise ExporterError(f"--intervals: between 2 and 100, got {args.intervals}")
-    if not 0 < args.timeout <= 300:
-        raise ExporterError(f"--timeout: seconds between 0 and 300, got {args.timeout:g}")
+    intervals = _number(args.intervals, "--intervals", int, 2, 100)
+    timeout = _number(args.timeout, "--timeout", float, 0.1, 300)
     if args.job is not None and not args.job:
         raise ExporterError("--job: must not be empty")
     time_range = resolve(args.window, args.start, args.end)
     thresholds = thresholds_from(args.thresholds)
-    client = PrometheusClient(args.prometheus, timeout=args.timeout, budget=args.timeout * 12)
-    report = build_report(client, time_range, args.job, thresholds, args.intervals)
+    # each query is bounded, and so is the whole report (about 30 queries, most take ms)
+    client = PrometheusClient(args.prometheus, timeout=timeout, budget=timeout * 12)
+    report = build_report(client, time_range, args.job, thresholds, intervals)
     text = render(report, args.format)
     if args.output:
         try:
@@ -94,3 +93,14 @@ def run(args: argparse.Namespace, out: TextIO | None = None) -> int:
     else:
         (out or sys.stdout).write(text)
     return 0
+
+
+def _number(raw: str, flag: str, kind: type[int] | type[float], low: float, high: float) -> Any:
+    try:
+        value = kind(raw)
+    except (TypeError, ValueError):
+        value = None
+    if value is None or not low <= value <= high:
+        what = "a whole number" if kind is int else "a number"
+        raise ExporterError(f"{flag}: {what} from {low:g} to {high:g}, got {raw!r}")
+    return value

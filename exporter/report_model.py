@@ -136,20 +136,24 @@ class Report:
         """A JSON-ready dict; times are RFC 3339 strings (plus unix seconds)."""
         fields = asdict(self)
         del fields["start"], fields["end"]
-        window = {
-            "start": iso(self.start),
-            "end": iso(self.end),
-            "start_unix": self.start,
-            "end_unix": self.end,
-            "seconds": self.seconds,
-        }
-        data = {"window": window, "no_data": self.no_data, **fields}
+        data = {"window": window_info(self.start, self.end), "no_data": self.no_data, **fields}
         if self.trends is not None:
             for interval in data["trends"]["intervals"]:
                 interval["start"] = iso(interval["start"])
                 interval["end"] = iso(interval["end"])
         finite: dict[str, Any] = _finite(data)
         return finite
+
+
+def window_info(start: float, end: float) -> dict[str, Any]:
+    """A window as JSON: RFC 3339 times, unix seconds and its length."""
+    return {
+        "start": iso(start),
+        "end": iso(end),
+        "start_unix": start,
+        "end_unix": end,
+        "seconds": round(end - start, 3),
+    }
 
 
 def _finite(value: Any) -> Any:
