@@ -78,7 +78,7 @@ class PrometheusClient:
             ) from None
         except TimeoutError:
             raise PrometheusError(
-                f"Prometheus at {self.base_url} did not answer within {timeout:g}s"
+                f"Prometheus at {self.base_url} did not answer within {timeout:.3g}s"
             ) from None
         except (urllib.error.URLError, OSError) as exc:
             reason = getattr(exc, "reason", exc)

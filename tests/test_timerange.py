@@ -1,3 +1,5 @@
+import itertools
+
 import pytest
 
 from exporter.errors import ExporterError
@@ -16,7 +18,7 @@ def test_durations_are_read_in_prometheus_syntax(text: str, seconds: float) -> N
 
 @pytest.mark.parametrize("text", ["", "1", "h", "-1h", "1x", "1h 30m", "0s", "1h-"])
 def test_a_bad_duration_is_one_line_naming_the_argument(text: str) -> None:
-    with pytest.raises(ExporterError, match="^--window: expected a duration like 30s") as err:
+    with pytest.raises(ExporterError, match=r"^--window: expected a duration like 30s") as err:
         parse_duration(text)
     assert "\n" not in str(err.value)
 
@@ -67,7 +69,7 @@ def test_inconsistent_arguments_are_one_clear_line(kwargs: dict[str, str], messa
 
 def test_intervals_are_equal_millisecond_steps_ending_at_the_end() -> None:
     bounds = TimeRange(100.0, 200.001).boundaries(3)
-    steps = {round((b - a) * 1000) for a, b in zip(bounds, bounds[1:], strict=False)}
+    steps = {round((b - a) * 1000) for a, b in itertools.pairwise(bounds)}
     assert steps == {33333}
     assert bounds[-1] == 200.001
     assert bounds[0] == pytest.approx(100.002)
