@@ -220,7 +220,7 @@ def to_markdown(report: Report) -> str:
     out += ["## Bottlenecks", ""]
     if report.bottlenecks:
         out += _table(
-            ["Severity", "Bottleneck", "Subject", "Observed", "Threshold", "Recommendation"],
+            ["Severity", "Bottleneck", "Subject", "Observed", "Threshold"],
             [
                 [
                     b.severity,
@@ -228,11 +228,13 @@ def to_markdown(report: Report) -> str:
                     b.subject,
                     humanize.by_unit(b.observed, b.unit),
                     humanize.by_unit(b.threshold, b.unit),
-                    b.recommendation,
                 ]
                 for b in report.bottlenecks
             ],
         )
+        advice = {b.kind: b.recommendation for b in report.bottlenecks}
+        out += ["Recommendations:", ""]
+        out += [f"- **{kind.replace('_', ' ')}**: {text}" for kind, text in advice.items()] + [""]
     else:
         out += [
             "None found: every figure is within the thresholds."

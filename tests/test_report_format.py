@@ -9,7 +9,7 @@ from markdown_it import MarkdownIt
 from exporter.errors import ExporterError
 from exporter.report_format import CSV_COLUMNS, render
 from exporter.report_model import Bottleneck
-from tests.report_samples import empty_report, report
+from tests.report_samples import empty_report, report, route
 
 SLOW = Bottleneck(
     kind="high_response_time",
@@ -114,9 +114,17 @@ def test_markdown_renders_summary_routes_bottlenecks_and_trends_as_tables() -> N
     assert response[1][4] == "200 ms"
     bottlenecks = next(t for t in found if t[0][0] == "Severity")
     assert bottlenecks[1][:3] == ["critical", "high response time", "/video/{video_id}"]
-    assert bottlenecks[1][5] == "Profile | cache"  # the pipe is escaped, not a new column
+    assert bottlenecks[1][4] == "2 s"
+    assert "- **high response time**: Profile | cache" in text
     trends = next(t for t in found if t[0][0] == "#")
     assert len(trends) == 11
+
+
+def test_a_pipe_in_a_route_stays_inside_its_markdown_cell() -> None:
+    text = render(report(routes=[route("/a|b", 100, 0.1)]), "markdown")
+    routes = next(t for t in tables(text) if t[0][:2] == ["Route", "Methods"])
+    assert routes[1][:3] == ["/a|b", "POST", "100"]
+    assert len(routes[1]) == len(routes[0])
 
 
 def test_markdown_of_an_empty_window_says_no_data() -> None:
