@@ -202,7 +202,7 @@ class Analysis:
         m = self.matchers
         cpu = (
             f'1 - sum by (job, instance) (rate(system_cpu_seconds_total{{{m},mode="idle"}}'
-            f"[{rate}ms])) / sum by (job, instance) (system_cpu_count{{{m}}})"
+            f"[{rate}ms])) / sum by (job, instance) (system_cpu_logical_cpus{{{m}}})"
         )
         avail, total = f"system_memory_available_bytes{{{m}}}", f"system_memory_total_bytes{{{m}}}"
         used, size = f"gpu_memory_used_bytes{{{m}}}", f"gpu_memory_total_bytes{{{m}}}"

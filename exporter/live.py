@@ -105,7 +105,7 @@ class _Live:
             "active_requests": f"sum(http_server_active_requests{{{m}}})",
             "cpu": (
                 f'1 - sum(rate(system_cpu_seconds_total{{{m},mode="idle"}}[{window}])) '
-                f"/ sum(system_cpu_count{{{m}}})"
+                f"/ sum(system_cpu_logical_cpus{{{m}}})"
             ),
             "memory": (
                 f"1 - sum(system_memory_available_bytes{{{m}}}) "

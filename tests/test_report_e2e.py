@@ -94,9 +94,8 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     processes: list[ManagedProcess] = []
     try:
         demo_port, restarted_port = free_port(), free_port()
-        demo = start_python_app(
-            "demo", ["exporter", "demo", "--port", str(demo_port)], workdir, demo_port
-        )
+        argv = ["exporter", "demo", "--port", str(demo_port), "--fake-gpu"]
+        demo = start_python_app("demo", argv, workdir, demo_port)
         processes.append(demo)
         argv = ["exporter", "demo", "--port", str(restarted_port)]
         processes.append(start_python_app("restarted", argv, workdir, restarted_port))
@@ -241,7 +240,7 @@ def test_the_slow_phase_is_a_rising_response_time_trend(report: dict[str, Any]) 
     assert last["response_time_p95"] > 1.0
 
 
-def test_the_report_shows_throughput_and_host_usage(
+def test_the_report_shows_throughput_host_and_gpu_usage(
     report: dict[str, Any], scenario: Scenario
 ) -> None:
     throughput = report["throughput"]
@@ -250,7 +249,10 @@ def test_the_report_shows_throughput_and_host_usage(
     cpu, memory = report["resources"]["cpu"], report["resources"]["memory"]
     assert 0 < cpu["average"] <= cpu["peak"] <= 1
     assert 0 < memory["average"] <= memory["peak"] <= 1
-    assert report["resources"]["gpu"] is None  # the demo runs without --fake-gpu
+    gpu, gpu_memory = report["resources"]["gpu"], report["resources"]["gpu_memory"]
+    assert 0 < gpu["average"] <= gpu["peak"] <= 1  # the simulated GPU follows the load
+    assert 0 < gpu_memory["average"] <= gpu_memory["peak"] <= 1
+    assert any(i["gpu"] for i in report["trends"]["intervals"])
     assert report["jobs"] == ["demo"]
 
 
