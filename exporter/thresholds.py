@@ -21,6 +21,7 @@ from exporter.config import DEFAULT_BUCKETS
 from exporter.errors import ConfigError
 
 DEFAULT_PATH = Path("prometheus/thresholds.yml")
+DEFAULT_RUNBOOK_URL = "docs/runbooks.md"
 _DURATION = re.compile(r"^(\d+)(ms|s|m|h|d|w|y)$")
 
 
@@ -83,6 +84,7 @@ class Thresholds:
     degradation: Degradation
     slo: Slo
     routes: dict[str, RouteThresholds] = field(default_factory=dict)
+    runbook_url: str = DEFAULT_RUNBOOK_URL  # where docs/runbooks.md is read; alerts link to it
 
 
 def load_thresholds(path: str | Path = DEFAULT_PATH) -> Thresholds:
@@ -136,6 +138,7 @@ def parse_thresholds(data: Any) -> Thresholds:
         gpu=_percent_levels(top.get("gpu", {}), "gpu", for_, rising=True),
         degradation=_degradation(top.get("degradation", {}), for_),
         slo=_slo(top.get("slo", {}), buckets),
+        runbook_url=_runbook_url(top.get("runbook_url", DEFAULT_RUNBOOK_URL)),
     )
     routes_raw = top.get("routes", {}) or {}
     if not isinstance(routes_raw, dict):
@@ -176,6 +179,7 @@ _TOP_KEYS = {
     "degradation",
     "slo",
     "routes",
+    "runbook_url",
 }
 
 # Seed defaults (PerformanceThresholds), used for keys the file leaves out.
@@ -333,6 +337,14 @@ def _degradation(data: Any, for_: str) -> Degradation:
         offset=_duration(s.get("offset", "1h"), s.path("offset")),
         for_=_duration(s.get("for", for_), s.path("for")),
     )
+
+
+def _runbook_url(value: Any) -> str:
+    if not isinstance(value, str) or not value or "#" in value or any(c.isspace() for c in value):
+        raise ConfigError(
+            f"runbook_url: expected the address of docs/runbooks.md without '#', got {value!r}"
+        )
+    return value
 
 
 def _slo(data: Any, buckets: tuple[float, ...]) -> Slo:
