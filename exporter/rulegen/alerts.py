@@ -73,7 +73,9 @@ def _alert(
         alert=name,
         expr=expr,
         for_=for_,
-        labels={"severity": severity},
+        # the route repeats the series' own label; it tells promtool's duplicate-rule lint
+        # that a route's override and the rule for every other route are different rules
+        labels={"severity": severity, **({"route": route} if route else {})},
         annotations={
             "summary": summary,
             "description": description,
