@@ -1,10 +1,12 @@
 """``make run``: the demo under load, scraped by a real Prometheus, with a live summary.
 
-Starts (each on 127.0.0.1, in a fresh temporary directory) the demo API under uvicorn, a real
-Prometheus scraping it, Alertmanager with the webhook receiver (:mod:`exporter.stack_alerting`),
-and the load generator; then prints every few seconds a summary computed from Prometheus' HTTP
-API, followed by the alerts the receiver's callback got. Ctrl-C (or the end of ``--duration``)
-stops everything it started, by PID.
+Starts (each on 127.0.0.1, in a fresh temporary directory) the demo API under uvicorn, the
+blackbox exporter probing its health endpoint, Alertmanager with the webhook receiver
+(:mod:`exporter.stack_alerting`), a real Prometheus scraping them all with the project's rules
+(prometheus/rules/*.yml, configuration rendered from prometheus/prometheus.local.yml.tmpl), and
+the load generator; then prints every few seconds a summary computed from Prometheus' HTTP API,
+the alerts Prometheus has firing, and the alerts the receiver's callback got. Ctrl-C (or the end
+of ``--duration``) stops everything it started, by PID.
 """
 
 from __future__ import annotations
@@ -20,30 +22,21 @@ from typing import Protocol, TextIO, TypeVar
 
 from exporter.errors import ExporterError
 from exporter.promapi import PrometheusClient, PrometheusError
+from exporter.promconfig import local_config, prometheus_dir
 from exporter.servers import (
     ManagedProcess,
     free_port,
+    start_blackbox,
     start_prometheus,
     start_python_app,
 )
-from exporter.stack_alerting import prometheus_alerting_config, start_alerting
+from exporter.stack_alerting import start_alerting
 
 SCRAPE_INTERVAL = "2s"
 WINDOW = "30s"  # rate windows: well over 4x the scrape interval
 
-PROMETHEUS_CONFIG = """\
-# Written by `exporter stack` for this run only.
-global:
-  scrape_interval: {scrape_interval}
-  evaluation_interval: {scrape_interval}
-scrape_configs:
-  - job_name: demo
-    static_configs:
-      - targets: ["127.0.0.1:{app_port}"]
-  - job_name: prometheus
-    static_configs:
-      - targets: ["127.0.0.1:{prometheus_port}"]
-"""
+#: flags for this throw-away TSDB (the compose ones are in the README, section prometheus)
+RETENTION_FLAGS = ("--storage.tsdb.retention.time=1d", "--storage.tsdb.retention.size=1GB")
 
 
 def _ms(v: float) -> str:
@@ -91,6 +84,7 @@ SUMMARY: list[tuple[str, str, Callable[[float], str]]] = [
         " / sum(system_memory_total_bytes{job='demo'})",
         _pct,
     ),
+    ("probe /health", "max(probe_duration_seconds{job='blackbox'})", _ms),
 ]
 
 
@@ -105,6 +99,33 @@ def summary_lines(client: PrometheusClient) -> list[str]:
             continue
         lines.append(f"{name:>13}: {'-' if value is None else fmt(value)}")
     return lines
+
+
+def _alert_name(alert: dict[str, object]) -> str:
+    labels = alert.get("labels")
+    labels = labels if isinstance(labels, dict) else {}
+    where = ", ".join(f"{key}={labels[key]}" for key in ("route", "instance") if key in labels)
+    severity = labels.get("severity", "?")
+    return f"{labels.get('alertname', '?')} ({severity}{', ' + where if where else ''})"
+
+
+def alert_lines(client: PrometheusClient) -> list[str]:
+    """The firing alerts, then the pending ones, as Prometheus' alerts API reports them."""
+    try:
+        alerts = client.alerts()
+    except PrometheusError as exc:
+        return [f"{'rules':>13}: error: {exc}"]
+    firing = sorted(_alert_name(a) for a in alerts if a.get("state") == "firing")
+    pending = sorted(_alert_name(a) for a in alerts if a.get("state") == "pending")
+    lines = [f"{'firing':>13}: {firing[0] if firing else 'none'}  (Prometheus' alerts API)"]
+    lines += [f"{'':>15}{name}" for name in firing[1:]]
+    if pending:
+        lines.append(f"{'pending':>13}: {', '.join(pending)}")
+    return lines
+
+
+def _port_of(url: str) -> int:
+    return int(url.rstrip("/").rsplit(":", 1)[1])
 
 
 class Stoppable(Protocol):
@@ -166,18 +187,27 @@ def run(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
             demo_args.append("--fake-gpu")
         stack.add(start_python_app("demo", demo_args, workdir, app_port))
         out.write(f"demo API      http://127.0.0.1:{app_port}  (metrics at /metrics)\n")
+        prometheus_files = prometheus_dir()
+        blackbox_port = free_port()
+        stack.add(start_blackbox(prometheus_files / "blackbox.yml", workdir, blackbox_port))
+        out.write(f"blackbox      http://127.0.0.1:{blackbox_port}  (probes the demo's /health)\n")
         alerting = stack.add(start_alerting(workdir, am_port))
         out.write(f"Alertmanager  {alerting.alertmanager.url}\n")
         out.write(f"webhook       {alerting.webhook_url}  (metrics at /metrics)\n")
         config = workdir / "prometheus.yml"
         config.write_text(
-            PROMETHEUS_CONFIG.format(
-                scrape_interval=SCRAPE_INTERVAL, app_port=app_port, prometheus_port=prom_port
+            local_config(
+                app_port=app_port,
+                prometheus_port=prom_port,
+                rules_dir=prometheus_files / "rules",
+                scrape_interval=SCRAPE_INTERVAL,
+                alertmanager_port=_port_of(alerting.alertmanager.url),
+                webhook_port=_port_of(alerting.receiver.url),
+                blackbox_port=blackbox_port,
             )
-            + prometheus_alerting_config(alerting.alertmanager.url)
         )
-        prometheus = stack.add(start_prometheus(config, workdir, prom_port))
-        out.write(f"Prometheus    {prometheus.url}\n")
+        prometheus = stack.add(start_prometheus(config, workdir, prom_port, RETENTION_FLAGS))
+        out.write(f"Prometheus    {prometheus.url}  (rules: {prometheus_files / 'rules'})\n")
         client = PrometheusClient(prometheus.url)
         client.wait_for("up{job='demo'} == 1", timeout=30)
         load_args = ["exporter", "load", "--url", f"http://127.0.0.1:{app_port}"]
@@ -192,7 +222,7 @@ def run(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
             time.sleep(args.every)
             stamp = time.strftime("%H:%M:%S")
             out.write(f"--- {stamp} (last {WINDOW}, from Prometheus) ---\n")
-            out.write("\n".join(summary_lines(client)) + "\n")
+            out.write("\n".join(summary_lines(client) + alert_lines(client)) + "\n")
             out.write("\n".join(alerting.log.summary_lines()) + "\n")
             out.flush()
     except KeyboardInterrupt:
