@@ -39,7 +39,7 @@ def render(template: str, values: dict[str, object], source: str = "a template")
     naming ``source``.
     """
     lines = template.splitlines()
-    while lines and lines[0].startswith("#"):
+    while lines and lines[0].startswith("#") and not _IF.match(lines[0]):
         lines.pop(0)
     kept: list[str] = [f"# Rendered from {source} for this run only."]
     condition: str | None = None

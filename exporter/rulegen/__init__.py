@@ -177,7 +177,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def run(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
+def run(args: argparse.Namespace, out: TextIO | None = None) -> int:
+    out = out or sys.stdout
     thresholds = load_thresholds(args.thresholds)
     rules_dir: Path = args.out
     tests_dir: Path = args.tests_out or rules_dir.parent / "tests"
