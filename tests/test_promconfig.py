@@ -69,7 +69,8 @@ def test_make_run_config_alerts_to_alertmanager_and_scrapes_webhook_and_probe() 
     assert targets(found["webhook"]) == ["127.0.0.1:9096"]
     assert targets(found["blackbox"]) == ["http://127.0.0.1:8001/health"]
     assert found["blackbox"]["relabel_configs"][-1]["replacement"] == "127.0.0.1:9116"
-    assert "${" not in text and "# --- " not in text
+    assert "${" not in text
+    assert "# --- " not in text
 
 
 def test_template_blocks_must_be_closed_and_flat() -> None:
@@ -77,9 +78,7 @@ def test_template_blocks_must_be_closed_and_flat() -> None:
         render("a: 1\n# --- if x\nb: 2\n", {"x": 1})
     with pytest.raises(ValueError, match="nested"):
         render("# --- if x\n# --- if y\n# --- end\n", {})
-    assert render("a: ${a}\n# --- if x\nb: 2\n# --- end\n", {"a": 1, "x": None}).endswith(
-        "a: 1\n"
-    )
+    assert render("a: ${a}\n# --- if x\nb: 2\n# --- end\n", {"a": 1, "x": None}).endswith("a: 1\n")
 
 
 def test_missing_template_is_a_one_line_error(tmp_path: Path) -> None:

@@ -68,9 +68,7 @@ def test_promtool_accepts_the_compose_config_with_its_rules() -> None:
 @pytest.mark.parametrize("optional", [{}, {"alertmanager_port": 9, "webhook_port": 10}])
 def test_promtool_accepts_the_make_run_config(tmp_path: Path, optional: dict[str, int]) -> None:
     config = tmp_path / "prometheus.yml"
-    text = local_config(
-        app_port=1, prometheus_port=2, rules_dir=RULES, blackbox_port=3, **optional
-    )
+    text = local_config(app_port=1, prometheus_port=2, rules_dir=RULES, blackbox_port=3, **optional)
     config.write_text(text)
     result = promtool("check", "config", config)
     assert result.returncode == 0, result.stdout + result.stderr

@@ -16,7 +16,8 @@ def test_make_run_loads_the_rules_probes_the_demo_and_shows_firing_alerts() -> N
     out = io.StringIO()
     assert stack.run(args, out) == 0
     text = out.getvalue()
-    assert "rules: " in text and "blackbox" in text
+    assert "rules: " in text
+    assert "blackbox" in text
     summaries = text.split("--- ")[1:]
     assert summaries, text
     last = summaries[-1]
