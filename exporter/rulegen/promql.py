@@ -52,13 +52,6 @@ def route_matchers(route: str | None, excluded: Sequence[str] = ()) -> str:
     return "{" + ",".join("route!=" + string(r) for r in excluded) + "}"
 
 
-def _with(matchers: str, extra: str) -> str:
-    """Add one matcher (``status=~"5.."``) to a ``{...}`` block that may be empty."""
-    if not matchers:
-        return "{" + extra + "}"
-    return matchers[:-1] + "," + extra + "}"
-
-
 def by(labels: Sequence[str]) -> str:
     return ", ".join(labels)
 
@@ -92,7 +85,3 @@ def slower_ratio(
         ")\n"
         f"and on ({keep}) (count by ({keep}) ({rates}) == {buckets + 1})"
     )
-
-
-def error_matchers(matchers: str) -> str:
-    return _with(matchers, 'status=~"5.."')
