@@ -94,8 +94,9 @@ def active(client: PrometheusClient) -> list[dict[str, Any]]:
 def test_healthy_demo_under_load_fires_nothing_but_the_watchdog(stack: Stack) -> None:
     client = stack.prometheus
     # until the route has this much traffic, the latency and error alerts cannot fire at all
+    enough = load_thresholds(FAST).min_request_rate
     client.wait_for(
-        'job_route:http_server_requests:rate5m{job="demo",route="/video/process"} >= 1',
+        f'job_route:http_server_requests:rate5m{{job="demo",route="/video/process"}} >= {enough}',
         timeout=120,
     )
     seen: set[tuple[str, str]] = set()
