@@ -10,16 +10,16 @@ Quick start::
 """
 
 from exporter._version import __version__
-from exporter.alert_dispatch import AlertDispatcher
-from exporter.alerts import Alert
+from exporter.alerting.alerts import Alert
+from exporter.alerting.dispatch import AlertDispatcher
 from exporter.config import DEFAULT_BUCKETS, Settings
 from exporter.errors import ConfigError, ExporterError
 from exporter.exposition import MetricsApp, start_metrics_server
-from exporter.live import live_app
 from exporter.metrics import ExporterMetrics, metrics_for
 from exporter.middleware import PrometheusMiddleware
 from exporter.monitor import PerformanceMonitor, instrument
 from exporter.operations import Operations, OperationTimer
+from exporter.reporting.live import live_app
 from exporter.routes import UNMATCHED
 
 __all__ = [

@@ -20,7 +20,7 @@ from exporter.errors import ExporterError
 COMMANDS: dict[str, tuple[str, str]] = {
     "demo": ("exporter.demo", "run the instrumented demo video-processing API"),
     "load": ("exporter.loadgen", "send load to a URL at a fixed rate and print progress"),
-    "stack": ("exporter.stack", "run the demo under load with Prometheus and a live summary"),
+    "stack": ("exporter.stack.run", "run the demo under load with Prometheus and a live summary"),
     "rules": ("exporter.rulegen", "check thresholds.yml and generate the Prometheus alert rules"),
     "webhook": ("exporter.webhook", "receive Alertmanager notifications and run alert callbacks"),
     "report": ("exporter.report", "performance report, trends and bottlenecks from Prometheus"),

@@ -17,7 +17,7 @@ from exporter.middleware import PrometheusMiddleware
 from exporter.operations import Operations, OperationTimer
 
 if TYPE_CHECKING:
-    from exporter.alert_dispatch import AlertCallback, AlertDispatcher
+    from exporter.alerting.dispatch import AlertCallback, AlertDispatcher
     from exporter.webhook import AlertReceiver
 
 logger = logging.getLogger(__name__)
@@ -120,7 +120,7 @@ class PerformanceMonitor:
     def alert_dispatcher(self) -> AlertDispatcher:
         """Where this monitor's alert callbacks are kept and run (created once)."""
         if self._alerts is None:
-            from exporter.alert_dispatch import AlertDispatcher
+            from exporter.alerting.dispatch import AlertDispatcher
 
             self._alerts = AlertDispatcher(self.registry)
         return self._alerts

@@ -3,9 +3,9 @@
     exporter report --prometheus http://127.0.0.1:9090 --window 24h --format markdown
     exporter report --start 2024-05-01T10:00:00Z --end 2024-05-01T12:00:00Z --format csv
 
-Parses the arguments, computes the report (:mod:`exporter.analysis`) and prints it in the chosen
-format (:mod:`exporter.report_format`). Prometheus unreachable, slow or failing, and bad
-arguments, end as one line on stderr and exit status 1.
+Parses the arguments, computes the report (:mod:`exporter.reporting.analysis`) and prints
+it in the chosen format (:mod:`exporter.reporting.formats`). Prometheus unreachable, slow or
+failing, and bad arguments, end as one line on stderr and exit status 1.
 """
 
 from __future__ import annotations
@@ -15,13 +15,13 @@ import sys
 from pathlib import Path
 from typing import Any, TextIO
 
-from exporter.analysis import Analysis
 from exporter.errors import ExporterError
 from exporter.promapi import PrometheusClient
-from exporter.report_format import FORMATS, render
-from exporter.report_model import Report
+from exporter.reporting.analysis import Analysis
+from exporter.reporting.formats import FORMATS, render
+from exporter.reporting.model import Report
+from exporter.reporting.timerange import TimeRange, resolve
 from exporter.thresholds import DEFAULT_PATH, Thresholds, load_thresholds, parse_thresholds
-from exporter.timerange import TimeRange, resolve
 
 DEFAULT_PROMETHEUS = "http://127.0.0.1:9090"
 

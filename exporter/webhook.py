@@ -1,7 +1,7 @@
 """Alertmanager's webhook receiver: notifications in, Python alert callbacks out.
 
 :class:`AlertReceiver` is an ASGI app that accepts Alertmanager's webhook payload (version 4),
-validates it and hands the alerts to an :class:`~exporter.alert_dispatch.AlertDispatcher`, which
+validates it and hands the alerts to an :class:`~exporter.alerting.dispatch.AlertDispatcher`, which
 runs the registered callbacks off the request path. Mount it in your own app::
 
     monitor = exporter.instrument(app)
@@ -36,13 +36,13 @@ from typing import Any
 from prometheus_client import CollectorRegistry
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from exporter.alert_dispatch import (
+from exporter.alerting.alerts import Alert, PayloadError, UnsupportedVersion, parse_notification
+from exporter.alerting.dispatch import (
     DEFAULT_QUEUE_SIZE,
     AlertCallback,
     AlertDispatcher,
     QueueFull,
 )
-from exporter.alerts import Alert, PayloadError, UnsupportedVersion, parse_notification
 from exporter.errors import ExporterError
 from exporter.httpauth import Credentials
 

@@ -12,7 +12,7 @@ from collections.abc import Iterator
 import pytest
 from prometheus_client import CollectorRegistry
 
-from exporter.servers import ManagedProcess, free_port, start_python_app
+from exporter.stack.servers import ManagedProcess, free_port, start_python_app
 
 
 @pytest.fixture

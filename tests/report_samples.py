@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 
-from exporter.report_model import (
+from exporter.reporting.model import (
     DurationStats,
     Interval,
     Report,

@@ -26,19 +26,19 @@ import pytest
 import yaml
 from prometheus_client import CollectorRegistry
 
-from exporter.alert_dispatch import AlertDispatcher
-from exporter.alerts import Alert
-from exporter.amconfig import parse_duration, write_local_config
+from exporter.alerting.alerts import Alert
+from exporter.alerting.amconfig import parse_duration, write_local_config
+from exporter.alerting.dispatch import AlertDispatcher
 from exporter.loadgen import Call, generate
 from exporter.promapi import PrometheusClient
-from exporter.servers import (
+from exporter.stack.alerting import prometheus_alerting_config
+from exporter.stack.servers import (
     ManagedProcess,
     free_port,
     start_alertmanager,
     start_prometheus,
     start_python_app,
 )
-from exporter.stack_alerting import prometheus_alerting_config
 from exporter.webhook import AlertReceiver, BackgroundServer, start_receiver_server
 from tests.alert_sinks import wait_for
 

@@ -21,10 +21,15 @@ import pytest
 import yaml
 from prometheus_client import CollectorRegistry
 
-from exporter.alert_dispatch import AlertDispatcher
-from exporter.alerts import Alert
-from exporter.amconfig import PROJECT_CONFIG, local_config, parse_duration, write_local_config
-from exporter.servers import find_binary, start_alertmanager
+from exporter.alerting.alerts import Alert
+from exporter.alerting.amconfig import (
+    PROJECT_CONFIG,
+    local_config,
+    parse_duration,
+    write_local_config,
+)
+from exporter.alerting.dispatch import AlertDispatcher
+from exporter.stack.servers import find_binary, start_alertmanager
 from exporter.webhook import AlertReceiver, start_receiver_server
 from tests.alert_sinks import HttpSink, SmtpSink, wait_for
 from tests.payloads import alert, notification

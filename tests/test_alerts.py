@@ -5,7 +5,7 @@ from typing import Any
 
 import pytest
 
-from exporter.alerts import PayloadError, UnsupportedVersion, parse_notification
+from exporter.alerting.alerts import PayloadError, UnsupportedVersion, parse_notification
 from tests.payloads import alert, notification
 
 

@@ -22,8 +22,8 @@ import pytest
 
 from exporter import rulegen
 from exporter.promapi import PrometheusClient
-from exporter.promconfig import PROMETHEUS_DIR, local_config
-from exporter.servers import (
+from exporter.stack.promconfig import PROMETHEUS_DIR, local_config
+from exporter.stack.servers import (
     ManagedProcess,
     free_port,
     start_blackbox,

@@ -2,8 +2,8 @@ from dataclasses import replace
 
 import pytest
 
-from exporter.bottlenecks import find_bottlenecks
-from exporter.report_model import Throughput, Totals, Usage
+from exporter.reporting.bottlenecks import find_bottlenecks
+from exporter.reporting.model import Throughput, Totals, Usage
 from exporter.thresholds import Thresholds, parse_thresholds
 from tests.report_samples import empty_report, report, route, stats
 

@@ -6,7 +6,7 @@ import pytest
 
 from exporter import __version__
 from exporter.cli import main
-from exporter.servers import ManagedProcess, free_port
+from exporter.stack.servers import ManagedProcess, free_port
 
 
 def run_cli(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:

@@ -4,7 +4,7 @@ import math
 
 import pytest
 
-from exporter.counters import Presence, Window, increases, label_key, quote
+from exporter.reporting.counters import Presence, Window, increases, label_key, quote
 
 
 def born(k: int, first: float) -> float:

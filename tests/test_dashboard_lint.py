@@ -17,7 +17,7 @@ import pytest
 import yaml
 
 from exporter.grafana import API_UID, RESOURCES_UID, SLO_UID, TAG
-from exporter.servers import find_binary
+from exporter.stack.servers import find_binary
 from tests.dashboards import (
     DASHBOARD_DIR,
     DATASOURCE_REF,

@@ -19,7 +19,7 @@ import pytest
 import yaml
 
 from exporter.promapi import PrometheusClient, PrometheusError
-from exporter.servers import (
+from exporter.stack.servers import (
     ManagedProcess,
     free_port,
     start_prometheus,

@@ -17,7 +17,7 @@ import pytest
 
 from exporter.loadgen import Call, generate
 from exporter.promapi import PrometheusClient
-from exporter.servers import ManagedProcess, free_port, start_prometheus, start_python_app
+from exporter.stack.servers import ManagedProcess, free_port, start_prometheus, start_python_app
 
 CONFIG = """\
 global:

@@ -18,7 +18,7 @@ from starlette.testclient import TestClient
 import exporter
 from exporter import ConfigError, MetricsApp, Settings
 from exporter.exposition import MetricsRenderer
-from exporter.servers import free_port
+from exporter.stack.servers import free_port
 
 
 def instrumented(registry: CollectorRegistry, **options: object) -> TestClient:

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from exporter.servers import ManagedProcess, find_binary, free_port, start_python_app
+from exporter.stack.servers import ManagedProcess, find_binary, free_port, start_python_app
 
 
 def get(url: str, timeout: float = 10) -> bytes:

@@ -9,7 +9,7 @@ import pytest
 import yaml
 
 from exporter.errors import ExporterError
-from exporter.promconfig import PROMETHEUS_DIR, local_config, render
+from exporter.stack.promconfig import PROMETHEUS_DIR, local_config, render
 
 
 def jobs(config: dict[str, Any]) -> dict[str, dict[str, Any]]:

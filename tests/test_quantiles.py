@@ -2,7 +2,7 @@ import math
 
 import pytest
 
-from exporter.quantiles import histogram_quantile, share_above
+from exporter.reporting.quantiles import histogram_quantile, share_above
 
 INF = math.inf
 

@@ -12,7 +12,7 @@ import exporter
 from exporter.cli import main
 from exporter.errors import ExporterError
 from exporter.promapi import PrometheusClient, PrometheusError
-from exporter.servers import free_port
+from exporter.stack.servers import free_port
 
 
 @pytest.fixture

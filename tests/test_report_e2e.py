@@ -32,8 +32,8 @@ from exporter.cli import build_parser
 from exporter.loadgen import generate
 from exporter.promapi import PrometheusClient
 from exporter.report import run
-from exporter.servers import ManagedProcess, free_port, start_prometheus, start_python_app
-from exporter.timerange import MIN_WINDOW
+from exporter.reporting.timerange import MIN_WINDOW
+from exporter.stack.servers import ManagedProcess, free_port, start_prometheus, start_python_app
 
 THRESHOLDS = str(Path(__file__).resolve().parent.parent / "prometheus" / "thresholds.yml")
 COUNT = "http_server_request_duration_seconds_count"

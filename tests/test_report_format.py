@@ -7,8 +7,8 @@ import pytest
 from markdown_it import MarkdownIt
 
 from exporter.errors import ExporterError
-from exporter.report_format import CSV_COLUMNS, render
-from exporter.report_model import Bottleneck
+from exporter.reporting.formats import CSV_COLUMNS, render
+from exporter.reporting.model import Bottleneck
 from tests.report_samples import empty_report, report, route
 
 SLOW = Bottleneck(

@@ -11,8 +11,8 @@ import pytest
 
 from exporter import rulegen
 from exporter.cli import main
-from exporter.promconfig import PROMETHEUS_DIR
-from exporter.servers import find_binary
+from exporter.stack.promconfig import PROMETHEUS_DIR
+from exporter.stack.servers import find_binary
 from exporter.thresholds import load_thresholds
 
 RULES = PROMETHEUS_DIR / "rules"

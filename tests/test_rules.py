@@ -12,8 +12,8 @@ import pytest
 import yaml
 
 from exporter import rulegen
-from exporter.promconfig import PROMETHEUS_DIR, local_config
-from exporter.servers import find_binary
+from exporter.stack.promconfig import PROMETHEUS_DIR, local_config
+from exporter.stack.servers import find_binary
 from exporter.thresholds import load_thresholds
 
 RULES = PROMETHEUS_DIR / "rules"

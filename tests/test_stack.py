@@ -5,8 +5,8 @@ from __future__ import annotations
 import io
 import re
 
-from exporter import stack
 from exporter.cli import build_parser
+from exporter.stack import run as stack
 
 
 def test_make_run_loads_the_rules_probes_the_demo_and_shows_firing_alerts() -> None:

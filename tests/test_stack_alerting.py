@@ -8,9 +8,9 @@ import urllib.request
 from datetime import UTC, datetime
 from pathlib import Path
 
-from exporter.alerts import Alert
-from exporter.servers import find_binary
-from exporter.stack_alerting import AlertLog, prometheus_alerting_config, start_alerting
+from exporter.alerting.alerts import Alert
+from exporter.stack.alerting import AlertLog, prometheus_alerting_config, start_alerting
+from exporter.stack.servers import find_binary
 from tests.alert_sinks import wait_for
 
 WAIT = 30.0

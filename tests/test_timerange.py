@@ -3,7 +3,14 @@ import itertools
 import pytest
 
 from exporter.errors import ExporterError
-from exporter.timerange import TimeRange, human_duration, iso, parse_duration, parse_time, resolve
+from exporter.reporting.timerange import (
+    TimeRange,
+    human_duration,
+    iso,
+    parse_duration,
+    parse_time,
+    resolve,
+)
 
 NOW = 1_700_000_000.0
 

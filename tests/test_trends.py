@@ -1,7 +1,7 @@
 import pytest
 
+from exporter.reporting.trends import analyse_trends, direction
 from exporter.thresholds import parse_thresholds
-from exporter.trends import analyse_trends, direction
 from tests.report_samples import interval
 
 SEED = parse_thresholds({})

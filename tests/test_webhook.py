@@ -14,8 +14,8 @@ import pytest
 from prometheus_client import CollectorRegistry
 from starlette.testclient import TestClient
 
-from exporter.alert_dispatch import AlertDispatcher
-from exporter.alerts import Alert
+from exporter.alerting.alerts import Alert
+from exporter.alerting.dispatch import AlertDispatcher
 from exporter.httpauth import Credentials
 from exporter.webhook import AlertReceiver
 from tests.payloads import alert, body
@@ -198,7 +198,7 @@ def test_a_failing_callback_is_logged_and_counted_and_the_others_still_run(
     after = Recorder()
     dispatcher.add_callback(broken)
     dispatcher.add_callback(after)
-    with caplog.at_level(logging.ERROR, logger="exporter.alert_dispatch"):
+    with caplog.at_level(logging.ERROR, logger="exporter.alerting.dispatch"):
         status, _, _ = post(AlertReceiver(dispatcher), body(alert()))
         assert dispatcher.wait_idle(WAIT)
     assert status == 200

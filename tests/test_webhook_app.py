@@ -15,9 +15,9 @@ from prometheus_client import CollectorRegistry
 from starlette.testclient import TestClient
 
 import exporter
-from exporter.alerts import Alert
+from exporter.alerting.alerts import Alert
 from exporter.cli import main
-from exporter.servers import find_binary, free_port, start_python_app
+from exporter.stack.servers import find_binary, free_port, start_python_app
 from exporter.webhook import AlertReceiver, create_webhook_app
 from tests.payloads import alert, body
 

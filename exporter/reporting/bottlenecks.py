@@ -11,8 +11,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from exporter import humanize
-from exporter.report_model import Bottleneck, DurationStats, Report
+from exporter.reporting import humanize
+from exporter.reporting.model import Bottleneck, DurationStats, Report
 from exporter.thresholds import LatencyLevels, Levels, Thresholds
 
 #: quantile(metric, route or None, q) -> seconds; metric is "response_time" or "latency"

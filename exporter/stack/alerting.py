@@ -2,9 +2,10 @@
 
 :func:`start_alerting` starts the webhook receiver in this process (so its callback can feed
 the live summary) and a real Alertmanager with the project's ``alertmanager/alertmanager.yml``,
-pointed at the receiver and with fast timings (:mod:`exporter.amconfig`). :class:`AlertLog` is
-the callback: it keeps the last alerts and which ones are firing, and renders the summary's
-alert lines. Prometheus is told where Alertmanager is by :func:`prometheus_alerting_config`.
+pointed at the receiver and with fast timings (:mod:`exporter.alerting.amconfig`).
+:class:`AlertLog` is the callback: it keeps the last alerts and which ones are firing, and
+renders the summary's alert lines. Prometheus is told where Alertmanager is by
+:func:`prometheus_alerting_config`.
 """
 
 from __future__ import annotations
@@ -17,10 +18,10 @@ from pathlib import Path
 
 from prometheus_client import CollectorRegistry
 
-from exporter.alert_dispatch import AlertDispatcher
-from exporter.alerts import Alert
-from exporter.amconfig import PROJECT_CONFIG, write_local_config
-from exporter.servers import ManagedProcess, start_alertmanager
+from exporter.alerting.alerts import Alert
+from exporter.alerting.amconfig import PROJECT_CONFIG, write_local_config
+from exporter.alerting.dispatch import AlertDispatcher
+from exporter.stack.servers import ManagedProcess, start_alertmanager
 from exporter.webhook import DEFAULT_PATH, AlertReceiver, BackgroundServer, start_receiver_server
 
 

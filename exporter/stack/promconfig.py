@@ -15,7 +15,7 @@ from string import Template
 from exporter.errors import ExporterError
 
 #: the repository's prometheus/ folder (rules, thresholds, templates)
-PROMETHEUS_DIR = Path(__file__).resolve().parent.parent / "prometheus"
+PROMETHEUS_DIR = Path(__file__).resolve().parents[2] / "prometheus"
 LOCAL_TEMPLATE = "prometheus.local.yml.tmpl"
 
 _IF = re.compile(r"^\s*# --- if (\w+)\s*$")

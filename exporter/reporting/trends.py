@@ -12,8 +12,8 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from exporter import humanize
-from exporter.report_model import Interval, Trend, Trends
+from exporter.reporting import humanize
+from exporter.reporting.model import Interval, Trend, Trends
 from exporter.thresholds import Thresholds
 
 #: relative change between the first and last third that makes a trend

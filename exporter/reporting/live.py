@@ -32,14 +32,14 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from exporter.analysis import LATENCY, RESPONSE_TIME, Analysis, job_matchers
 from exporter.errors import ExporterError
 from exporter.promapi import PrometheusClient, PrometheusError
 from exporter.report import thresholds_from
-from exporter.report_format import MEDIA_TYPES, render
-from exporter.report_model import Report, window_info
+from exporter.reporting.analysis import LATENCY, RESPONSE_TIME, Analysis, job_matchers
+from exporter.reporting.formats import MEDIA_TYPES, render
+from exporter.reporting.model import Report, window_info
+from exporter.reporting.timerange import TimeRange, iso, resolve
 from exporter.thresholds import Thresholds, load_thresholds
-from exporter.timerange import TimeRange, iso, resolve
 
 DEFAULT_WINDOW = "5m"
 

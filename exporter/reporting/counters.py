@@ -25,7 +25,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from exporter.promapi import PrometheusClient, Series
-from exporter.timerange import iso
+from exporter.reporting.timerange import iso
 
 LabelKey = tuple[tuple[str, str], ...]
 

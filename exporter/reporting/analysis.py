@@ -1,10 +1,11 @@
 """Computes the performance report of a time range from Prometheus' HTTP API.
 
 Reads the raw metrics of the metric contract (no recording rules needed): exact request counts
-and histogram buckets per interval from :mod:`exporter.counters`, quantiles from
-:mod:`exporter.quantiles`, resource use from range queries; then adds the bottlenecks
-(:mod:`exporter.bottlenecks`) and trends (:mod:`exporter.trends`). Each piece is computed on
-first use, so the live endpoints ask Prometheus only what they show.
+and histogram buckets per interval from :mod:`exporter.reporting.counters`, quantiles from
+:mod:`exporter.reporting.quantiles`, resource use from range queries; then adds the
+bottlenecks (:mod:`exporter.reporting.bottlenecks`) and trends
+(:mod:`exporter.reporting.trends`). Each piece is computed on first use, so the live endpoints
+ask Prometheus only what they show.
 """
 
 from __future__ import annotations
@@ -15,12 +16,11 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import replace
 from functools import cached_property
 
-from exporter.bottlenecks import find_bottlenecks
-from exporter.counters import CounterReader, LabelKey, Presence, fetch_presence, quote
 from exporter.errors import ExporterError
 from exporter.promapi import PrometheusClient, Series
-from exporter.quantiles import histogram_quantile
-from exporter.report_model import (
+from exporter.reporting.bottlenecks import find_bottlenecks
+from exporter.reporting.counters import CounterReader, LabelKey, Presence, fetch_presence, quote
+from exporter.reporting.model import (
     DurationStats,
     Interval,
     Report,
@@ -29,9 +29,10 @@ from exporter.report_model import (
     Totals,
     Usage,
 )
+from exporter.reporting.quantiles import histogram_quantile
+from exporter.reporting.timerange import TimeRange, parse_duration
+from exporter.reporting.trends import analyse_trends
 from exporter.thresholds import Thresholds
-from exporter.timerange import TimeRange, parse_duration
-from exporter.trends import analyse_trends
 
 RESPONSE_TIME = "http_server_request_duration_seconds"
 LATENCY = "http_server_time_to_first_byte_seconds"

@@ -25,7 +25,7 @@ import yaml
 from exporter.errors import ConfigError
 
 #: The file docker compose mounts; found next to the package in a source checkout.
-PROJECT_CONFIG = Path(__file__).resolve().parent.parent / "alertmanager" / "alertmanager.yml"
+PROJECT_CONFIG = Path(__file__).resolve().parents[2] / "alertmanager" / "alertmanager.yml"
 
 #: Timings for tests and ``make run``: a notification within seconds of the alert, not minutes.
 FAST_SPEEDUP = 12.0

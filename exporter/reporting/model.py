@@ -1,4 +1,4 @@
-"""The performance report as data: what :mod:`exporter.analysis` computes and formats render.
+"""The performance report as data: what :mod:`.analysis` computes and :mod:`.formats` renders.
 
 Base units throughout (seconds, ratios 0..1, requests per second). A value Prometheus had no data
 for is ``None`` (JSON ``null``), never NaN: the formats say "no data".
@@ -10,7 +10,7 @@ import math
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from exporter.timerange import iso
+from exporter.reporting.timerange import iso
 
 
 @dataclass(frozen=True)

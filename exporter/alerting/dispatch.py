@@ -35,9 +35,9 @@ from typing import Any, TypeAlias
 
 from prometheus_client import CollectorRegistry
 
-from exporter.alerts import Alert, Notification
+from exporter.alerting.alerts import Alert, Notification
+from exporter.alerting.metrics import WebhookMetrics, severity_label, webhook_metrics_for
 from exporter.errors import ExporterError
-from exporter.webhook_metrics import WebhookMetrics, severity_label, webhook_metrics_for
 
 logger = logging.getLogger(__name__)
 

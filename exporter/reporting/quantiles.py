@@ -1,7 +1,7 @@
 """Quantiles from cumulative histogram bucket counts, interpolated like ``histogram_quantile``.
 
-The report computes exact bucket increases itself (see :mod:`exporter.counters`), so it also
-estimates quantiles itself, with Prometheus' rules, so that its numbers read the same as a
+The report computes exact bucket increases itself (see :mod:`exporter.reporting.counters`), so
+it also estimates quantiles itself, with Prometheus' rules, so that its numbers read the same as a
 Grafana panel's: linear interpolation inside the bucket that holds the rank, the lower edge of
 the first bucket is 0, a rank in the ``+Inf`` bucket returns the highest finite bound, and
 counts that decrease with ``le`` (a scrape caught between two buckets' updates) are raised to

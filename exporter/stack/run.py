@@ -2,7 +2,7 @@
 
 Starts (each on 127.0.0.1, in a fresh temporary directory) the demo API under uvicorn, the
 blackbox exporter probing its health endpoint, Alertmanager with the webhook receiver
-(:mod:`exporter.stack_alerting`), a real Prometheus scraping them all with the project's rules
+(:mod:`exporter.stack.alerting`), a real Prometheus scraping them all with the project's rules
 (prometheus/rules/*.yml, configuration rendered from prometheus/prometheus.local.yml.tmpl), and
 the load generator; then prints every few seconds a summary computed from Prometheus' HTTP API,
 the alerts Prometheus has firing, and the alerts the receiver's callback got. Ctrl-C (or the end
@@ -22,15 +22,15 @@ from typing import Protocol, TextIO, TypeVar
 
 from exporter.errors import ExporterError
 from exporter.promapi import PrometheusClient, PrometheusError
-from exporter.promconfig import local_config, prometheus_dir
-from exporter.servers import (
+from exporter.stack.alerting import start_alerting
+from exporter.stack.promconfig import local_config, prometheus_dir
+from exporter.stack.servers import (
     ManagedProcess,
     free_port,
     start_blackbox,
     start_prometheus,
     start_python_app,
 )
-from exporter.stack_alerting import start_alerting
 
 SCRAPE_INTERVAL = "2s"
 WINDOW = "30s"  # rate windows: well over 4x the scrape interval

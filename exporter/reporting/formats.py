@@ -1,4 +1,4 @@
-"""Renders a :class:`~exporter.report_model.Report` as JSON, CSV or Markdown.
+"""Renders a :class:`~exporter.reporting.model.Report` as JSON, CSV or Markdown.
 
 * JSON: the report's dict, base units, ``null`` for no data (never NaN).
 * CSV: one "long" table, one number per row (``section, subject, metric, value, unit, ...``),
@@ -13,10 +13,10 @@ import io
 import json
 from collections.abc import Callable, Iterable
 
-from exporter import humanize
 from exporter.errors import ExporterError
-from exporter.report_model import DurationStats, Report
-from exporter.timerange import human_duration, iso
+from exporter.reporting import humanize
+from exporter.reporting.model import DurationStats, Report
+from exporter.reporting.timerange import human_duration, iso
 
 FORMATS = ("json", "csv", "markdown")
 MEDIA_TYPES = {
