@@ -13,9 +13,8 @@ from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from exporter.errors import ConfigError
+from exporter.yamlfile import read_yaml
 
 #: Default buckets (seconds) of both HTTP histograms. Every alert threshold must be one of them.
 DEFAULT_BUCKETS: tuple[float, ...] = (
@@ -92,14 +91,7 @@ class Settings:
     @classmethod
     def from_yaml(cls, path: str | Path) -> Settings:
         """Settings from a YAML mapping whose keys are the field names."""
-        try:
-            text = Path(path).read_text(encoding="utf-8")
-        except OSError as exc:
-            raise ConfigError(f"{path}: cannot read: {exc.strerror}") from None
-        try:
-            data = yaml.safe_load(text)
-        except yaml.YAMLError as exc:
-            raise ConfigError(f"{path}: not valid YAML: {_yaml_problem(exc)}") from None
+        data = read_yaml(path)
         if data is None:
             data = {}
         if not isinstance(data, dict):
@@ -112,14 +104,6 @@ class Settings:
     def with_(self, **changes: Any) -> Settings:
         """A copy with some settings changed (validated again)."""
         return replace(self, **{k: _coerce(k, v) for k, v in changes.items()})
-
-
-def _yaml_problem(exc: yaml.YAMLError) -> str:
-    mark = getattr(exc, "problem_mark", None)
-    problem = getattr(exc, "problem", None) or "syntax error"
-    if mark is not None:
-        return f"{problem} at line {mark.line + 1}, column {mark.column + 1}"
-    return str(problem)
 
 
 _BOOL_TRUE = {"1", "true", "yes", "on"}

@@ -15,10 +15,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from exporter.config import DEFAULT_BUCKETS
 from exporter.errors import ConfigError
+from exporter.yamlfile import read_yaml
 
 DEFAULT_PATH = Path("prometheus/thresholds.yml")
 DEFAULT_RUNBOOK_URL = "docs/runbooks.md"
@@ -90,16 +89,7 @@ class Thresholds:
 def load_thresholds(path: str | Path = DEFAULT_PATH) -> Thresholds:
     """Read and validate a thresholds file."""
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ConfigError(f"{path}: cannot read: {exc.strerror}") from None
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 1}" if mark is not None else ""
-        raise ConfigError(f"{path}: not valid YAML{where}") from None
+    data = read_yaml(path)
     try:
         return parse_thresholds(data)
     except ConfigError as exc:

@@ -23,6 +23,7 @@ from typing import Any
 import yaml
 
 from exporter.errors import ConfigError
+from exporter.yamlfile import read_yaml
 
 #: The file docker compose mounts; found next to the package in a source checkout.
 PROJECT_CONFIG = Path(__file__).resolve().parents[2] / "alertmanager" / "alertmanager.yml"
@@ -52,14 +53,7 @@ def format_duration(seconds: float) -> str:
 
 
 def load_config(path: Path = PROJECT_CONFIG) -> dict[str, Any]:
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ConfigError(f"{path}: cannot read: {exc.strerror}") from None
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: not valid YAML: {exc}") from None
+    data = read_yaml(path)
     if not isinstance(data, dict) or not isinstance(data.get("route"), dict):
         raise ConfigError(f"{path}: not an Alertmanager configuration (no route)")
     return data
