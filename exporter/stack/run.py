@@ -84,6 +84,7 @@ SUMMARY: list[tuple[str, str, Callable[[float], str]]] = [
         " / sum(system_memory_total_bytes{job='demo'})",
         _pct,
     ),
+    ("GPU", "avg(gpu_utilization_ratio{job='demo'})", _pct),
     ("probe /health", "max(probe_duration_seconds{job='blackbox'})", _ms),
 ]
 
@@ -158,8 +159,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--rps", type=float, default=20.0, help="load: requests per second")
     parser.add_argument("--duration", type=float, default=0, help="seconds; 0 = until Ctrl-C")
     parser.add_argument("--every", type=float, default=5.0, help="seconds between summaries")
-    parser.add_argument("--fake-gpu", action="store_true", help="demo exposes a simulated GPU")
+    parser.add_argument(
+        "--gpu",
+        choices=["auto", "real", "fake"],
+        default="auto",
+        help="GPU metrics of the demo: NVML (real), simulated (fake), or real when an NVIDIA "
+        "driver is present (auto, the default)",
+    )
     parser.add_argument("--keep", action="store_true", help="keep the temporary directory")
+
+
+def nvidia_driver_present() -> bool:
+    """Whether this machine has an NVIDIA driver loaded (its control device exists)."""
+    return Path("/dev/nvidiactl").exists()
 
 
 def _port(value: int, flag: str) -> int:
@@ -183,10 +195,12 @@ def run(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
     try:
         out.write(f"working directory: {workdir}\n")
         demo_args = ["exporter", "demo", "--port", str(app_port)]
-        if args.fake_gpu:
+        fake_gpu = args.gpu == "fake" or (args.gpu == "auto" and not nvidia_driver_present())
+        if fake_gpu:
             demo_args.append("--fake-gpu")
         stack.add(start_python_app("demo", demo_args, workdir, app_port))
-        out.write(f"demo API      http://127.0.0.1:{app_port}  (metrics at /metrics)\n")
+        gpu = "simulated GPU" if fake_gpu else "GPU through NVML"
+        out.write(f"demo API      http://127.0.0.1:{app_port}  (metrics at /metrics, {gpu})\n")
         prometheus_files = prometheus_dir()
         blackbox_port = free_port()
         stack.add(start_blackbox(prometheus_files / "blackbox.yml", workdir, blackbox_port))
