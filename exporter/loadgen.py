@@ -21,6 +21,9 @@ from typing import Any, TextIO
 
 from exporter.errors import ExporterError
 
+#: more than one event loop can start: past this, "requests per second" is a wish, not a rate
+MAX_RPS = 5000.0
+
 
 @dataclass(frozen=True)
 class Call:
@@ -99,8 +102,8 @@ async def generate(
     """Send load until ``duration`` seconds or ``requests`` requests (whichever is given)."""
     import httpx
 
-    if rps <= 0:
-        raise ExporterError("--rps must be positive")
+    if not 0 < rps <= MAX_RPS:
+        raise ExporterError(f"--rps must be above 0 and at most {MAX_RPS:g}")
     rng = random.Random(seed)
     stats = LoadStats()
     limit = asyncio.Semaphore(concurrency)
@@ -133,12 +136,16 @@ async def generate(
             if duration is not None and due - begin >= duration:
                 break
             now = time.monotonic()
-            while now < due:
-                if on_progress and now >= next_progress:
-                    on_progress(stats)
-                    next_progress += progress_every
-                await asyncio.sleep(min(due - now, max(next_progress - now, 0.0)) or 0)
+            while True:
+                if now >= next_progress:
+                    if on_progress:
+                        on_progress(stats)
+                    next_progress = max(next_progress + progress_every, now)
+                if now >= due:
+                    break
+                await asyncio.sleep(min(due - now, next_progress - now))
                 now = time.monotonic()
+            await asyncio.sleep(0)  # even behind schedule, let responses and signals in
             await limit.acquire()
             stats.sent += 1
             task = asyncio.create_task(one(mix(rng)))
@@ -182,10 +189,12 @@ def _printer(out: TextIO, duration: float | None) -> Callable[[LoadStats], None]
 def run(args: argparse.Namespace) -> int:
     if not str(args.url).startswith(("http://", "https://")):
         raise ExporterError(f"--url must start with http:// or https://, got {args.url!r}")
-    if args.rps <= 0:
-        raise ExporterError("--rps must be positive")
-    if args.duration < 0:
-        raise ExporterError("--duration must be 0 (until Ctrl-C) or positive")
+    if not 0 < args.rps <= MAX_RPS:
+        raise ExporterError(f"--rps must be above 0 and at most {MAX_RPS:g}")
+    if not 0 <= args.duration < float("inf"):
+        raise ExporterError("--duration must be 0 (until Ctrl-C) or a positive number of seconds")
+    if args.path is not None and not args.path.startswith("/"):
+        raise ExporterError(f"--path must start with '/', got {args.path!r}")
     if args.requests is not None and args.requests < 1:
         raise ExporterError("--requests must be at least 1")
     if args.concurrency < 1:

@@ -38,13 +38,25 @@ def test_help_lists_the_commands_without_importing_them(
         (["load", "--url", "ftp://host"], "exporter load: error: --url must start with http://"),
         (
             ["load", "--url", "http://x", "--rps", "0"],
-            "exporter load: error: --rps must be positive",
+            "exporter load: error: --rps must be above 0",
         ),
         (["load", "--url", "http://x", "--requests", "0"], "exporter load: error: --requests must"),
         (["demo", "--port", "70000"], "exporter demo: error: --port: not a TCP port: 70000"),
         (["demo", "--error-rate", "2"], "exporter demo: error: error_rate must be between 0 and 1"),
         (["demo", "--workers", "0"], "exporter demo: error: --workers must be at least 1"),
-        (["stack", "--rps", "-1"], "exporter stack: error: --rps must be positive"),
+        (
+            ["load", "--url", "http://x", "--rps", "inf"],
+            "exporter load: error: --rps must be above",
+        ),
+        (
+            ["load", "--url", "http://x", "--rps", "nan"],
+            "exporter load: error: --rps must be above",
+        ),
+        (["load", "--url", "http://x", "--duration", "inf"], "exporter load: error: --duration"),
+        (["load", "--url", "http://x", "--path", "x"], "exporter load: error: --path must start"),
+        (["stack", "--rps", "-1"], "exporter stack: error: --rps must be above 0"),
+        (["stack", "--every", "0"], "exporter stack: error: --every must be a positive number"),
+        (["stack", "--duration", "-3"], "exporter stack: error: --duration must be 0"),
         (["stack", "--app-port", "99999"], "exporter stack: error: --app-port: not a TCP port"),
     ],
 )

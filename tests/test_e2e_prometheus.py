@@ -89,8 +89,11 @@ def children_of(pid: int) -> set[int]:
         return set()
 
 
-def test_make_run_stack_shows_live_numbers_and_ctrl_c_leaves_no_process(tmp_path: Path) -> None:
-    """``exporter stack`` (what ``make run`` runs) on free ports, stopped with Ctrl-C."""
+@pytest.mark.parametrize("stop_signal", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
+def test_make_run_stack_shows_live_numbers_and_stops_leaving_no_process(
+    tmp_path: Path, stop_signal: signal.Signals
+) -> None:
+    """``exporter stack`` (what ``make run`` runs) on free ports, stopped by Ctrl-C or kill."""
     log = tmp_path / "stack.out"
     with log.open("w") as out:
         stack = subprocess.Popen(
@@ -135,7 +138,7 @@ def test_make_run_stack_shows_live_numbers_and_ctrl_c_leaves_no_process(tmp_path
         else:
             pytest.fail(f"no live numbers within 90 s:\n{text}")
         assert len(started) >= 3, "demo, prometheus and load generator should be running"
-        stack.send_signal(signal.SIGINT)
+        stack.send_signal(stop_signal)
         assert stack.wait(timeout=30) == 0
     finally:
         if stack.poll() is None:

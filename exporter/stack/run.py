@@ -13,14 +13,17 @@ from __future__ import annotations
 
 import argparse
 import shutil
+import signal
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Protocol, TextIO, TypeVar
 
 from exporter.errors import ExporterError
+from exporter.loadgen import MAX_RPS
 from exporter.promapi import PrometheusClient, PrometheusError
 from exporter.stack.alerting import start_alerting
 from exporter.stack.promconfig import local_config, prometheus_dir
@@ -182,11 +185,29 @@ def _port(value: int, flag: str) -> int:
     return value
 
 
+def _stop_on_signals() -> None:
+    """SIGTERM and SIGHUP (a closed terminal, ``timeout``, CI cancelling) stop like Ctrl-C.
+
+    The children run in their own sessions, so only this process hears the signal; without
+    this, it would die at once and leave them running.
+    """
+
+    def interrupt(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt(signal.Signals(signum).name)
+
+    signal.signal(signal.SIGTERM, interrupt)
+    signal.signal(signal.SIGHUP, interrupt)
+
+
 def run(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
-    if args.rps <= 0:
-        raise ExporterError("--rps must be positive")
-    if args.duration < 0 or args.every <= 0:
-        raise ExporterError("--duration must be >= 0 and --every > 0")
+    if not 0 < args.rps <= MAX_RPS:
+        raise ExporterError(f"--rps must be above 0 and at most {MAX_RPS:g}")
+    if not 0 <= args.duration < float("inf"):
+        raise ExporterError("--duration must be 0 (until Ctrl-C) or a positive number of seconds")
+    if not 0 < args.every < float("inf"):
+        raise ExporterError("--every must be a positive number of seconds")
+    if threading.current_thread() is threading.main_thread():
+        _stop_on_signals()
     app_port = _port(args.app_port, "--app-port")
     prom_port = _port(args.prometheus_port, "--prometheus-port")
     am_port = _port(args.alertmanager_port, "--alertmanager-port")
@@ -241,9 +262,15 @@ def run(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
             out.flush()
     except KeyboardInterrupt:
         out.write("\nstopping...\n")
+    except BaseException:
+        # keep the logs that explain the failure; the error message points into them
+        args.keep = True
+        raise
     finally:
         stack.stop()
-        if not args.keep:
+        if args.keep:
+            out.write(f"logs kept in {workdir}\n")
+        else:
             shutil.rmtree(workdir, ignore_errors=True)
     out.write("stopped.\n")
     return 0
