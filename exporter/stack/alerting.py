@@ -4,8 +4,8 @@
 the live summary) and a real Alertmanager with the project's ``alertmanager/alertmanager.yml``,
 pointed at the receiver and with fast timings (:mod:`exporter.alerting.amconfig`).
 :class:`AlertLog` is the callback: it keeps the last alerts and which ones are firing, and
-renders the summary's alert lines. Prometheus is told where Alertmanager is by
-:func:`prometheus_alerting_config`.
+renders the summary's alert lines. Prometheus is told where Alertmanager is by the
+``alerting:`` block of its configuration template (:mod:`exporter.stack.promconfig`).
 """
 
 from __future__ import annotations
@@ -101,9 +101,3 @@ def start_alerting(
         server.stop()
         raise
     return Alerting(alertmanager, server, log)
-
-
-def prometheus_alerting_config(alertmanager_url: str) -> str:
-    """The ``alerting:`` section of a Prometheus configuration sending to this Alertmanager."""
-    target = alertmanager_url.removeprefix("http://").rstrip("/")
-    return f'alerting:\n  alertmanagers:\n    - static_configs:\n        - targets: ["{target}"]\n'
