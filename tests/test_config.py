@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from exporter import ConfigError, Settings
+from exporter.yamlfile import read_yaml
 
 
 def test_defaults_are_the_documented_ones() -> None:
@@ -84,17 +85,31 @@ def test_bad_settings_raise_one_line_naming_the_setting(
         ("buckets: [1, 2\n", "not valid YAML: "),
         ("- a\n- b\n", "expected a mapping of settings, got list"),
         ("metrics_port: -1\n", "setting 'metrics_port': not a TCP port: -1"),
+        (
+            "metrics_port: 9100\nbuckets: [1]\nmetrics_port: 9200\n",
+            "not valid YAML: duplicate key 'metrics_port' at line 3, column 1",
+        ),
+        (b"metrics_path: /m\xe9trics\n", "not UTF-8 text (byte 0xe9 at offset 16)"),
     ],
 )
 def test_bad_yaml_file_names_the_file_and_the_problem(
-    tmp_path: Path, content: str, message: str
+    tmp_path: Path, content: str | bytes, message: str
 ) -> None:
     path = tmp_path / "exporter.yml"
-    path.write_text(content)
+    if isinstance(content, bytes):
+        path.write_bytes(content)
+    else:
+        path.write_text(content)
     with pytest.raises(ConfigError) as caught:
         Settings.from_yaml(path)
     assert str(caught.value).startswith(f"{path}: {message}")
     assert "\n" not in str(caught.value)
+
+
+def test_merge_keys_may_be_overridden_without_a_duplicate_key_error(tmp_path: Path) -> None:
+    path = tmp_path / "exporter.yml"
+    path.write_text("base: &base {a: 1, b: 2}\nderived:\n  <<: *base\n  b: 3\n")
+    assert read_yaml(path) == {"base": {"a": 1, "b": 2}, "derived": {"a": 1, "b": 3}}
 
 
 def test_missing_yaml_file_is_a_clear_error(tmp_path: Path) -> None:
