@@ -12,6 +12,7 @@ from __future__ import annotations
 import functools
 import inspect
 import logging
+import math
 import threading
 from collections.abc import AsyncGenerator, Callable, Generator
 from time import perf_counter
@@ -40,9 +41,18 @@ class Operations:
         self._warned = False
 
     def name(self, name: str) -> str:
-        """``name``, or ``_OTHER`` once the limit of distinct names is reached."""
-        if name in self._names:
-            return name
+        """``name``, or ``_OTHER`` once the limit of distinct names is reached.
+
+        A name that is not a ``str`` is a TypeError here, where the mistake is made, rather
+        than a broken ``/metrics`` later; characters UTF-8 cannot encode (lone surrogates) are
+        written as backslash escapes.
+        """
+        try:
+            if name in self._names:
+                return name
+        except TypeError:  # unhashable: _label_value says what is wrong
+            pass
+        name = _label_value(name)
         with self._lock:
             if name in self._names:
                 return name
@@ -78,6 +88,13 @@ class Operations:
         ``time.perf_counter()``); passing ``error`` marks it as failed. The error itself is not
         a label (that would be unbounded); it is logged at debug level.
         """
+        for which, value in (("start_time", start_time), ("end_time", end_time)):
+            if isinstance(value, bool) or not isinstance(value, int | float):
+                raise TypeError(
+                    f"operation {name!r}: {which} must be a number of seconds, got {value!r}"
+                )
+            if not math.isfinite(value):
+                raise ValueError(f"operation {name!r}: {which} must be finite, got {value!r}")
         if end_time < start_time:
             raise ValueError(f"operation {name!r}: end_time {end_time} is before {start_time}")
         if error is not None:
@@ -91,9 +108,16 @@ class Operations:
 
     def timed(self, name: str | None = None) -> Callable[[F], F]:
         """Decorator; ``name`` defaults to the function's qualified name."""
+        if callable(name):
+            raise TypeError(
+                f"{name.__qualname__ if hasattr(name, '__qualname__') else name!r} was passed as "
+                "the operation name: write the decorator with parentheses, "
+                "@monitor_performance() or @monitor_performance('name')"
+            )
+        op = None if name is None else self.name(name)
 
         def decorate(fn: F) -> F:
-            return self._wrap(fn, self.name(name or fn.__qualname__))
+            return self._wrap(fn, op if op is not None else self.name(fn.__qualname__))
 
         return decorate
 
@@ -190,6 +214,18 @@ class Operations:
                 active.dec(key)
 
         return cast(F, sync_wrapper)
+
+
+def _label_value(name: object) -> str:
+    if not isinstance(name, str):
+        raise TypeError(f"operation name must be a str, got {type(name).__name__}: {name!r}")
+    if not name:
+        raise ValueError("operation name must not be empty")
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        return name.encode("utf-8", "backslashreplace").decode("utf-8")
+    return name
 
 
 class OperationTimer:

@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator, Iterator
 
 import pytest
 from prometheus_client import CollectorRegistry
+from starlette.testclient import TestClient
 
 from exporter import PerformanceMonitor
 
@@ -280,3 +281,66 @@ def test_operation_names_beyond_the_limit_are_grouped_as_other(
     assert names == {"job-0", "job-1", "job-2", "_OTHER"}
     assert count(registry, "_OTHER", "success") == 7
     assert sum("operation names" in r.message for r in caplog.records) == 1
+
+
+@pytest.mark.parametrize("name", [123, None, b"bytes", ("a",), ["a"]])
+def test_a_name_that_is_not_a_string_is_a_type_error_where_it_is_written(
+    monitor: PerformanceMonitor, name: object
+) -> None:
+    with pytest.raises(TypeError, match="operation name must be a str"):
+        monitor.performance_context(name)  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="operation name must be a str"):
+        monitor.track_custom_operation(name, 1.0, 2.0)  # type: ignore[arg-type]
+    if name is not None:  # None means "the function's name" for the decorator
+        with pytest.raises(TypeError, match="operation name must be a str"):
+            monitor.monitor_performance(name)  # type: ignore[arg-type]
+
+
+def test_an_empty_name_is_refused(monitor: PerformanceMonitor) -> None:
+    with pytest.raises(ValueError, match="operation name must not be empty"):
+        monitor.monitor_performance("")
+    with pytest.raises(ValueError, match="operation name must not be empty"):
+        monitor.performance_context("")
+
+
+def test_the_decorator_without_parentheses_says_how_to_write_it(
+    monitor: PerformanceMonitor,
+) -> None:
+    def encode() -> None:
+        pass
+
+    with pytest.raises(TypeError, match=r"with parentheses, @monitor_performance\(\)"):
+        monitor.monitor_performance(encode)  # type: ignore[arg-type]
+
+
+def test_a_name_utf8_cannot_encode_is_escaped_and_the_scrape_still_works(
+    monitor: PerformanceMonitor, registry: CollectorRegistry
+) -> None:
+    with monitor.performance_context("clip-\ud800-decode"):
+        pass
+    body = TestClient(monitor.metrics_app()).get("/")
+    assert body.status_code == 200
+    assert 'operation_active{operation="clip-\\\\ud800-decode"} 0.0' in body.text
+    assert count(registry, "clip-\\ud800-decode", "success") == 1
+
+
+@pytest.mark.parametrize(
+    ("start", "end", "error", "message"),
+    [
+        (float("nan"), 1.0, ValueError, "start_time must be finite, got nan"),
+        (1.0, float("inf"), ValueError, "end_time must be finite, got inf"),
+        ("1.0", 2.0, TypeError, "start_time must be a number of seconds, got '1.0'"),
+        (1.0, True, TypeError, "end_time must be a number of seconds, got True"),
+    ],
+)
+def test_track_custom_operation_refuses_times_that_are_not_finite_numbers(
+    monitor: PerformanceMonitor,
+    registry: CollectorRegistry,
+    start: object,
+    end: object,
+    error: type[Exception],
+    message: str,
+) -> None:
+    with pytest.raises(error, match=message):
+        monitor.track_custom_operation("batch", start, end)  # type: ignore[arg-type]
+    assert count(registry, "batch", "success") == count(registry, "batch", "error") == 0
