@@ -19,7 +19,7 @@ import logging
 from collections.abc import Sequence
 from typing import Any
 
-from starlette.routing import BaseRoute, Host, Match, Mount
+from starlette.routing import BaseRoute, Host, Match, Mount, Router
 from starlette.types import Scope
 
 UNMATCHED = "__unmatched__"
@@ -67,6 +67,8 @@ class RouteLabeler:
         self._templates: dict[int, tuple[Any, str]] = {}
         # (id(route), raw mount prefix) -> (route, template)
         self._mounted: dict[tuple[int, str], tuple[Any, str]] = {}
+        # id(entry app) -> (app, whether its router records the route it chose)
+        self._records_route: dict[int, tuple[Any, bool]] = {}
 
     def label(self, scope: Scope, entry_path: str, entry_root_path: str, entry_app: Any) -> str:
         """The label of a finished request.
@@ -76,7 +78,7 @@ class RouteLabeler:
         """
         route = scope.get("route")
         if route is None:
-            if self._router_sets_route:
+            if self._router_sets_route and self._router_records_route(entry_app):
                 return UNMATCHED
             return self._replay(entry_app, entry_path, entry_root_path, scope) or UNMATCHED
         inner = _fastapi_template(scope) or self._template(route)
@@ -91,15 +93,34 @@ class RouteLabeler:
         prefix = _mount_prefix(entry_app, entry_path, entry_root_path, root_path, scope)
         if prefix is None:
             label = inner
+        elif isinstance(route, Mount) and route.routes:
+            # The innermost recorded route is a mount over a router: that router matched
+            # nothing, or it does not record its choice (FastAPI's). The answer depends on the
+            # path, so it is replayed and not cached.
+            return self._replay(entry_app, entry_path, entry_root_path, scope) or UNMATCHED
         elif isinstance(route, Mount):
-            # the innermost route is a mount: a plain ASGI app (the mount is the route), or a
-            # router that matched nothing
-            label = UNMATCHED if route.routes else prefix or "/"
+            label = prefix or "/"  # a plain ASGI app is mounted: the mount is the route
         else:
             label = prefix + inner
         if len(self._mounted) < self._max_cached:
             self._mounted[key] = (route, label)
         return label
+
+    def _router_records_route(self, app: Any) -> bool:
+        """Whether ``app``'s router leaves its choice in ``scope["route"]``.
+
+        Starlette's ``Router.app`` does (≥ 1.7); FastAPI ≥ 0.16x replaces it with its own
+        dispatch, which records only ``APIRoute``s: the OpenAPI/docs routes, ``add_route`` and
+        mounted apps are then replayed.
+        """
+        hit = self._records_route.get(id(app))
+        if hit is not None and hit[0] is app:
+            return hit[1]
+        router = getattr(app, "router", app)
+        dispatch = getattr(type(router), "app", None)
+        records = not isinstance(router, Router) or dispatch is Router.app
+        self._records_route[id(app)] = (app, records)
+        return records
 
     def _template(self, route: Any) -> str:
         hit = self._templates.get(id(route))

@@ -10,6 +10,7 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Host, Mount, Route, Router
 from starlette.testclient import TestClient
+from starlette.types import Receive, Scope, Send
 
 from exporter import PrometheusMiddleware
 from exporter.routes import RouteLabeler, method_label, route_path
@@ -175,6 +176,57 @@ def test_fastapi_included_routers_keep_their_prefixes(registry: CollectorRegistr
         ("GET", "/legacy/items/{item}", "200"),
         ("GET", "/legacy/v2/things/{thing}", "200"),
         ("GET", "/api/videos/{video_id}/frames/{n}", "422"),
+    }
+
+
+async def plain_asgi(scope: Scope, receive: Receive, send: Send) -> None:
+    await send({"type": "http.response.start", "status": 200, "headers": []})
+    await send({"type": "http.response.body", "body": b"asset"})
+
+
+def test_fastapi_non_api_routes_get_their_template_not_unmatched(
+    registry: CollectorRegistry,
+) -> None:
+    # FastAPI's router records only APIRoutes in the scope: the docs, add_route and mounted
+    # apps (plain ASGI or another FastAPI app) are found by replaying its routes.
+    app = FastAPI()
+    app.add_route("/reports/{day}", ok)
+    app.mount("/static", plain_asgi)
+    sub = FastAPI()
+    sub.add_route("/health", ok)
+    app.mount("/legacy", sub)
+    app.add_middleware(PrometheusMiddleware, registry=registry)
+    client = TestClient(app)
+    for path in ["/docs", "/openapi.json", "/reports/2026-12-01", "/static/css/site.css"]:
+        assert client.get(path).status_code == 200, path
+    for path in ["/legacy/health", "/legacy/docs", "/nope", "/legacy/nope"]:
+        client.get(path)
+    assert routes_seen(registry) == {
+        ("GET", "/docs", "200"),
+        ("GET", "/openapi.json", "200"),
+        ("GET", "/reports/{day}", "200"),
+        ("GET", "/static", "200"),
+        ("GET", "/legacy/health", "200"),
+        ("GET", "/legacy/docs", "200"),
+        ("GET", "__unmatched__", "404"),
+    }
+    assert requests_count(registry, route="__unmatched__", status="404") == 2
+
+
+def test_starlette_app_mounting_a_fastapi_app_labels_its_plain_routes(
+    registry: CollectorRegistry,
+) -> None:
+    sub = FastAPI()
+    sub.add_route("/ping/{n}", ok)
+    app = instrumented_starlette([Mount("/fast", app=sub)], registry)
+    client = TestClient(app)
+    assert client.get("/fast/ping/1").status_code == 200
+    assert client.get("/fast/openapi.json").status_code == 200
+    assert client.get("/fast/missing").status_code == 404
+    assert routes_seen(registry) == {
+        ("GET", "/fast/ping/{n}", "200"),
+        ("GET", "/fast/openapi.json", "200"),
+        ("GET", "__unmatched__", "404"),
     }
 
 
