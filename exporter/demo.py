@@ -14,6 +14,7 @@ import argparse
 import asyncio
 import hashlib
 import json
+import math
 import os
 import random
 import threading
@@ -22,6 +23,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from exporter.errors import ExporterError
+from exporter.listen import ensure_can_listen
 
 
 @dataclass
@@ -35,14 +37,27 @@ class Chaos:
     slow_factor: float = 10.0
 
     def validate(self) -> None:
-        if self.latency_ms < 0 or self.latency_ms > 600_000:
-            raise ValueError("latency_ms must be between 0 and 600000")
-        for name in ("jitter", "error_rate", "slow_rate"):
+        """ValueError naming the first knob out of range."""
+        for name, low, high in _RANGES:
             value = getattr(self, name)
-            if not 0.0 <= value <= 1.0:
-                raise ValueError(f"{name} must be between 0 and 1")
-        if self.slow_factor < 1:
-            raise ValueError("slow_factor must be at least 1")
+            if not (math.isfinite(value) and low <= value <= high):
+                raise ValueError(f"{name}: must be between {low:g} and {high:g}, got {value!r}")
+        slowest = self.latency_ms * (1 + self.jitter) * self.slow_factor
+        if self.slow_rate and slowest > MAX_WORK_MS:
+            raise ValueError(
+                f"slow_factor: latency_ms x (1 + jitter) x slow_factor would be {slowest:g} ms, "
+                f"more than {MAX_WORK_MS} ms"
+            )
+
+
+MAX_WORK_MS = 600_000  # ten minutes: longer than any client or Prometheus window waits
+_RANGES = (
+    ("latency_ms", 0.0, float(MAX_WORK_MS)),
+    ("jitter", 0.0, 1.0),
+    ("error_rate", 0.0, 1.0),
+    ("slow_rate", 0.0, 1.0),
+    ("slow_factor", 1.0, 1000.0),
+)
 
 
 class ProcessingFailed(RuntimeError):
@@ -173,10 +188,13 @@ def create_app(
         unknown = sorted(set(body) - set(asdict(state)))
         if unknown:
             raise HTTPException(422, f"unknown setting {unknown[0]!r}")
+        for key, value in body.items():
+            if isinstance(value, bool) or not isinstance(value, int | float):
+                raise HTTPException(422, f"{key}: must be a number, got {json.dumps(value)}")
         try:
             candidate = Chaos(**{**asdict(state), **{k: float(v) for k, v in body.items()}})
             candidate.validate()
-        except (TypeError, ValueError) as exc:
+        except (OverflowError, ValueError) as exc:
             raise HTTPException(422, str(exc)) from None
         for key, value in asdict(candidate).items():
             setattr(state, key, value)
@@ -193,7 +211,7 @@ async def _json_body(request: Any) -> dict[str, Any]:
         return {}
     try:
         body = json.loads(raw)
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: nested deeper than Python's stack
         raise HTTPException(400, "body is not JSON") from None
     if not isinstance(body, dict):
         raise HTTPException(400, "body must be a JSON object")
@@ -225,6 +243,9 @@ def _install_fake_gpu(monitor: Any, processing: dict[str, int]) -> None:
     add_collector(monitor.registry or REGISTRY, monitor.metrics, collector)
 
 
+_CHAOS_OPTIONS = ("--latency-ms", "--error-rate", "--slow-rate")
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on")
     parser.add_argument("--port", type=int, default=8000, help="port to listen on")
@@ -246,11 +267,14 @@ def run(args: argparse.Namespace) -> int:
     try:
         chaos.validate()
     except ValueError as exc:
-        raise ExporterError(str(exc)) from None
+        knob, _, problem = str(exc).partition(":")
+        option = "--" + knob.replace("_", "-")
+        raise ExporterError(f"{option if option in _CHAOS_OPTIONS else knob}:{problem}") from None
     if not 0 < args.port < 65536:
         raise ExporterError(f"--port: not a TCP port: {args.port}")
     if args.workers < 1:
         raise ExporterError("--workers must be at least 1")
+    ensure_can_listen(args.host, args.port)
     # uvicorn imports the app in each worker: pass the settings through the environment
     os.environ["EXPORTER_DEMO_CHAOS"] = ",".join(f"{k}={v}" for k, v in asdict(chaos).items())
     os.environ["EXPORTER_DEMO_FAKE_GPU"] = "1" if args.fake_gpu else ""

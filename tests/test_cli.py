@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import socket
+
 import pytest
 
 from exporter import __version__
@@ -42,7 +44,22 @@ def test_help_lists_the_commands_without_importing_them(
         ),
         (["load", "--url", "http://x", "--requests", "0"], "exporter load: error: --requests must"),
         (["demo", "--port", "70000"], "exporter demo: error: --port: not a TCP port: 70000"),
-        (["demo", "--error-rate", "2"], "exporter demo: error: error_rate must be between 0 and 1"),
+        (
+            ["demo", "--error-rate", "2"],
+            "exporter demo: error: --error-rate: must be between 0 and 1, got 2.0",
+        ),
+        (
+            ["demo", "--latency-ms", "nan"],
+            "exporter demo: error: --latency-ms: must be between 0 and 600000, got nan",
+        ),
+        (
+            ["demo", "--latency-ms", "100000", "--slow-rate", "0.1"],
+            "exporter demo: error: slow_factor: latency_ms x (1 + jitter) x slow_factor would be",
+        ),
+        (
+            ["demo", "--host", "no-such-host.invalid", "--port", "8123"],
+            "exporter demo: error: --host 'no-such-host.invalid': cannot resolve it",
+        ),
         (["demo", "--workers", "0"], "exporter demo: error: --workers must be at least 1"),
         (
             ["load", "--url", "http://x", "--rps", "inf"],
@@ -68,6 +85,19 @@ def test_bad_arguments_print_one_line_and_exit_1(
     assert err.startswith(message)
     assert err.count("\n") == 1
     assert "Traceback" not in err
+
+
+def test_demo_on_a_busy_port_is_one_line_and_exit_1(capsys: pytest.CaptureFixture[str]) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        code, _, err = run_cli(capsys, "demo", "--port", str(port))
+    assert code == 1
+    assert err == (
+        f"exporter demo: error: cannot listen on 127.0.0.1:{port}: Address already in use"
+        " (is another server running there?)\n"
+    )
 
 
 def test_argparse_errors_exit_2_with_usage(capsys: pytest.CaptureFixture[str]) -> None:
