@@ -315,6 +315,30 @@ def test_requests_are_counted_exactly_across_a_restart_of_the_service(stack: Sta
     assert json.loads(text)["totals"]["requests"] == 20 + 1 + 15
 
 
+def test_a_window_that_begins_before_the_data_averages_over_the_part_with_data(
+    stack: Stack, scenario: Scenario
+) -> None:
+    """An hour's report on a service that has run for a minute: its rate, not a 60th of it."""
+    started = stack.client.value("min(process_start_time_seconds{job='demo'})")
+    assert started is not None
+    start, end = started - 3600, scenario.end
+    args = ["--job", "demo", "--start", f"{start:.3f}", "--end", f"{end:.3f}"]
+    data = json.loads(_report(stack, "json", "--thresholds", THRESHOLDS, *args))
+    throughput = data["throughput"]
+    # the demo started inside the window: its counters count from its process start
+    assert throughput["seconds"] == pytest.approx(end - started, abs=0.5)
+    assert throughput["average"] == pytest.approx(
+        data["totals"]["requests"] / (end - started), rel=0.02
+    )
+    assert scenario.requests <= data["totals"]["requests"]
+    intervals = data["trends"]["intervals"]
+    assert [i["throughput"] for i in intervals[:-1]] == [None] * (len(intervals) - 1)
+    assert intervals[-1]["throughput"] == pytest.approx(throughput["average"], rel=0.02)
+    trend = {t["metric"]: t["direction"] for t in data["trends"]["trends"]}
+    assert trend["throughput"] == "no data"  # one interval with data is not a trend
+    assert any(note.startswith("the data begins at ") for note in data["notes"])
+
+
 def test_a_window_before_prometheus_started_is_no_data_never_nan(stack: Stack) -> None:
     started = stack.client.value("min(process_start_time_seconds{job='demo'})")
     assert started is not None

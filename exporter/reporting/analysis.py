@@ -30,7 +30,7 @@ from exporter.reporting.model import (
     Usage,
 )
 from exporter.reporting.quantiles import histogram_quantile
-from exporter.reporting.timerange import TimeRange, parse_duration
+from exporter.reporting.timerange import TimeRange, human_duration, iso, parse_duration
 from exporter.reporting.trends import analyse_trends
 from exporter.thresholds import Thresholds
 
@@ -103,6 +103,39 @@ class Analysis:
     @property
     def _window_ms(self) -> int:
         return round(self.range.seconds * 1000)
+
+    @cached_property
+    def data_start(self) -> float:
+        """Where the window's data begins: its start, or later when nothing was scraped before.
+
+        A target scraped before the window covers all of it. Otherwise its requests are
+        counted from its process start when that lies in the window (counters begin at 0),
+        else from its first scrape. Averages divide by the time from here to the end, so a
+        ``--window 1h`` over a stack started five minutes ago reports the rate it served.
+        """
+        start = self.range.start
+        first = self.presence.first_scraped
+        if not first or min(first.values()) < 0:
+            return start
+        begins = [
+            t for target, t in self.presence.process_start.items() if target in first and t >= start
+        ]
+        # the first successful scrape, to the scrape interval, within the first scraped interval
+        k = min(first.values())
+        span_ms = round((self.boundaries[k + 1] - self.boundaries[0]) * 1000)
+        scrape_ms = max(1, round(self.scrape_interval * 1000))
+        expr = (
+            f"min(min_over_time(timestamp(up{{{self.matchers}}} == 1)[{span_ms}ms:{scrape_ms}ms]))"
+        )
+        scraped = self.client.value(expr, self.boundaries[k + 1])
+        if scraped is not None and math.isfinite(scraped):
+            begins.append(scraped)
+        return min(max(min(begins, default=start), start), self.range.end)
+
+    @property
+    def data_seconds(self) -> float:
+        """Seconds from :attr:`data_start` to the end (the whole window when data is older)."""
+        return max(self.range.end - self.data_start, 1e-3)
 
     # -- exact counts --------------------------------------------------------------------------
     @cached_property
@@ -192,9 +225,10 @@ class Analysis:
         expr = f"sum(rate({RESPONSE_TIME}_count{{{self.matchers}}}[{rate_ms}ms]))"
         points = [v for s in self._series(expr) for _, v in s.points] if requests else []
         return Throughput(
-            average=requests / self.range.seconds if requests else None,
+            average=requests / self.data_seconds if requests else None,
             peak=max(points) if points else None,
             peak_window=rate_ms / 1000,
+            seconds=round(self.data_seconds, 3),
         )
 
     @cached_property
@@ -275,7 +309,7 @@ class Analysis:
                     route=route,
                     methods=tuple(sorted(methods[route])),
                     totals=totals,
-                    throughput=totals.requests / self.range.seconds,
+                    throughput=totals.requests / self.data_seconds,
                     response_time=self.durations(RESPONSE_TIME, keep),
                     latency=self.durations(LATENCY, keep),
                 )
@@ -283,19 +317,21 @@ class Analysis:
         return out
 
     def interval_rows(self) -> list[Interval]:
-        step = self.boundaries[1] - self.boundaries[0]
         empty: list[float | None] = [None] * self.intervals
         usage = {name: u[1] if u else empty for name, u in self.usage.items()}
         rows = []
         for k in self.all_intervals:
             totals = self.totals(ks=[k])
             response = self.durations(RESPONSE_TIME, ks=[k])
+            start, end = self.boundaries[k], self.boundaries[k + 1]
+            # before the data begins there is no rate to tell, not a rate of 0
+            observed = end - max(start, self.data_start)
             rows.append(
                 Interval(
-                    start=self.boundaries[k],
-                    end=self.boundaries[k + 1],
+                    start=start,
+                    end=end,
                     requests=totals.requests,
-                    throughput=totals.requests / step,
+                    throughput=totals.requests / observed if observed > 0 else None,
                     error_rate=totals.error_rate,
                     response_time_mean=response.mean,
                     response_time_p95=response.p95,
@@ -342,6 +378,12 @@ class Analysis:
             notes.insert(0, f"Prometheus scraped no target of {target} in this window")
         elif report.no_data:
             notes.insert(0, "no requests were recorded in this window")
+        if self.presence.first_scraped and self.data_start > self.boundaries[0]:
+            notes.append(
+                f"the data begins at {iso(self.data_start)}, {human_duration(self.data_seconds)} "
+                f"before the end of this {human_duration(report.seconds)} window: averages and "
+                "throughput are over that part"
+            )
         missing = [name for name, usage in report.resources.items() if usage is None]
         if missing and self.presence.first_scraped:
             notes.append(f"not exported in this window: {', '.join(missing)}")

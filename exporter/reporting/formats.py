@@ -82,6 +82,7 @@ def _csv_rows(report: Report) -> Iterable[dict[str, str]]:
         yield from _duration_rows("latency", subject, latency)
     yield _row("throughput", ALL, "peak", report.throughput.peak, "requests/s")
     yield _row("throughput", ALL, "peak_window", report.throughput.peak_window, "seconds")
+    yield _row("throughput", ALL, "seconds", report.throughput.seconds, "seconds")
     for name, usage in report.resources.items():
         yield _row("resources", name, "average", usage.average if usage else None, "ratio")
         yield _row("resources", name, "peak", usage.peak if usage else None, "ratio")

@@ -37,9 +37,11 @@ class DurationStats:
 
 @dataclass(frozen=True)
 class Throughput:
-    average: float | None = None  # requests / window seconds
+    average: float | None = None  # requests / `seconds`
     peak: float | None = None  # highest rate over any `peak_window` seconds
     peak_window: float = 0.0
+    #: the part of the window the average is over: from where the data begins to the end
+    seconds: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -79,7 +81,7 @@ class Interval:
     start: float
     end: float
     requests: int
-    throughput: float
+    throughput: float | None  # None: the interval ends before the window's data begins
     error_rate: float | None
     response_time_mean: float | None
     response_time_p95: float | None
