@@ -29,6 +29,7 @@ from exporter.stack.alerting import start_alerting
 from exporter.stack.promconfig import local_config, prometheus_dir
 from exporter.stack.servers import (
     ManagedProcess,
+    ensure_port_free,
     free_port,
     start_blackbox,
     start_prometheus,
@@ -211,6 +212,8 @@ def run(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
     app_port = _port(args.app_port, "--app-port")
     prom_port = _port(args.prometheus_port, "--prometheus-port")
     am_port = _port(args.alertmanager_port, "--alertmanager-port")
+    for port, name in ((app_port, "demo"), (prom_port, "Prometheus"), (am_port, "Alertmanager")):
+        ensure_port_free(port, name)  # before anything starts: nothing to clean up
     workdir = Path(tempfile.mkdtemp(prefix="exporter-stack-"))
     stack = Stack(workdir)
     try:
@@ -261,7 +264,9 @@ def run(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
             out.write("\n".join(alerting.log.summary_lines()) + "\n")
             out.flush()
     except KeyboardInterrupt:
-        out.write("\nstopping...\n")
+        _say(out, "\nstopping...\n")
+    except BrokenPipeError:
+        raise  # the reader (`| head`) is gone: clean up as usual; the CLI exits quietly
     except BaseException:
         # keep the logs that explain the failure; the error message points into them
         args.keep = True
@@ -269,8 +274,17 @@ def run(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
     finally:
         stack.stop()
         if args.keep:
-            out.write(f"logs kept in {workdir}\n")
+            _say(out, f"logs kept in {workdir}\n")
         else:
             shutil.rmtree(workdir, ignore_errors=True)
-    out.write("stopped.\n")
+    _say(out, "stopped.\n")
     return 0
+
+
+def _say(out: TextIO, text: str) -> None:
+    """Write while stopping, when the reader may have gone: nothing left to tell it then."""
+    try:
+        out.write(text)
+        out.flush()
+    except BrokenPipeError:
+        pass

@@ -44,6 +44,25 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def ensure_port_free(port: int, name: str) -> None:
+    """Fail with one line when something already listens on 127.0.0.1:``port``.
+
+    Checked before starting a server: otherwise its readiness poll may be answered by whatever
+    holds the port (another ``make run``, a system Prometheus) while ours dies on the bind,
+    and the stack would report someone else's numbers as its own.
+    """
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        # as the servers do: a port with only closed connections lingering is free
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError as exc:
+            raise ServerError(
+                f"cannot start {name} on 127.0.0.1:{port}: {exc.strerror}; stop what holds "
+                "the port or choose another one (0 = any free port)"
+            ) from None
+
+
 def find_binary(name: str) -> str:
     """Absolute path of ``name`` on PATH, or a one-line error saying what to install."""
     path = shutil.which(name)
@@ -174,6 +193,7 @@ def start_prometheus(
 ) -> ManagedProcess:
     """A real Prometheus on 127.0.0.1 with a fresh TSDB under ``workdir``; waits for ready."""
     port = port or free_port()
+    ensure_port_free(port, "Prometheus")
     data = workdir / "prometheus-data"
     data.mkdir(parents=True, exist_ok=True)
     argv = [
@@ -196,6 +216,7 @@ def start_alertmanager(
 ) -> ManagedProcess:
     """A real Alertmanager on 127.0.0.1, gossip off, fresh storage; waits for ready."""
     port = port or free_port()
+    ensure_port_free(port, "Alertmanager")
     data = workdir / "alertmanager-data"
     data.mkdir(parents=True, exist_ok=True)
     argv = [
@@ -215,6 +236,7 @@ def start_alertmanager(
 def start_blackbox(config_file: Path, workdir: Path, port: int | None = None) -> ManagedProcess:
     """The blackbox exporter on 127.0.0.1; waits until it answers."""
     port = port or free_port()
+    ensure_port_free(port, "the blackbox exporter")
     argv = [
         find_binary("prometheus-blackbox-exporter"),
         f"--config.file={config_file}",
@@ -236,6 +258,7 @@ def start_python_app(
     timeout: float = 30.0,
 ) -> ManagedProcess:
     """``python -m <module_args>`` (e.g. ``exporter demo --port N``) serving on ``port``."""
+    ensure_port_free(port, name)
     merged = dict(os.environ)
     merged.update(env or {})
     argv = [sys.executable, "-m", *module_args]
