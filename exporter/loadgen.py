@@ -23,6 +23,8 @@ from exporter.errors import ExporterError
 
 #: more than one event loop can start: past this, "requests per second" is a wish, not a rate
 MAX_RPS = 5000.0
+#: distinct failure reasons kept; the rest are counted together
+MAX_ERROR_KINDS = 10
 
 
 @dataclass(frozen=True)
@@ -60,6 +62,8 @@ class LoadStats:
     sent: int = 0
     statuses: Counter[int] = field(default_factory=Counter)
     failures: int = 0  # no HTTP answer at all (connection refused, timeout)
+    #: why those failed: "ConnectError: All connection attempts failed" -> count
+    errors: Counter[str] = field(default_factory=Counter)
     latencies: list[float] = field(default_factory=list)
     started: float = field(default_factory=time.monotonic)
 
@@ -75,6 +79,17 @@ class LoadStats:
             return None
         ordered = sorted(self.latencies[-5000:])
         return ordered[min(int(q * len(ordered)), len(ordered) - 1)]
+
+    def record_error(self, exc: Exception) -> None:
+        reason = (f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__)[:200]
+        if reason in self.errors or len(self.errors) < MAX_ERROR_KINDS:
+            self.errors[reason] += 1
+        else:
+            self.errors["other errors"] += 1
+
+    def error_lines(self) -> list[str]:
+        """Why requests got no answer, most frequent first."""
+        return [f"failed {n}: {reason}" for reason, n in self.errors.most_common()]
 
     def line(self, duration: float | None) -> str:
         elapsed = time.monotonic() - self.started
@@ -116,8 +131,9 @@ async def generate(
             try:
                 response = await client.request(call.method, call.path, json=call.json)
                 await response.aread()
-            except httpx.HTTPError:
+            except httpx.HTTPError as exc:
                 stats.failures += 1
+                stats.record_error(exc)
             else:
                 stats.statuses[response.status_code] += 1
                 stats.latencies.append(time.monotonic() - start)
@@ -201,12 +217,13 @@ def run(args: argparse.Namespace) -> int:
         raise ExporterError("--concurrency must be at least 1")
     path = args.path
     mix = demo_mix if path is None else (lambda rng: Call("GET", path))
-    duration = args.duration or None
+    # --requests wins over --duration, and the progress line then shows no planned length
+    duration = (args.duration or None) if args.requests is None else None
     stats = asyncio.run(
         generate(
             args.url,
             args.rps,
-            duration=duration if args.requests is None else None,
+            duration=duration,
             requests=args.requests,
             mix=mix,
             concurrency=args.concurrency,
@@ -215,4 +232,6 @@ def run(args: argparse.Namespace) -> int:
         )
     )
     sys.stdout.write("\n" + stats.line(duration) + "\n")
+    for line in stats.error_lines():
+        sys.stdout.write(line + "\n")
     return 0 if stats.answered else 1
