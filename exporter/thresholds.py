@@ -1,9 +1,9 @@
 """The thresholds file (``prometheus/thresholds.yml``): the seed's ``PerformanceThresholds``.
 
 Loaded into frozen dataclasses in base units (seconds, ratios 0..1, requests per second) and
-validated strictly: an unknown key, a wrong type, a warning/critical pair in the wrong order or
-a time threshold that is not a histogram bucket boundary is a :class:`ConfigError` whose one
-line names the file and the key.
+validated strictly: an unknown key, a wrong type, a warning/critical pair in the wrong order, a
+time threshold that is not a histogram bucket boundary or a rate window too short to hold
+samples is a :class:`ConfigError` whose one line names the file and the key.
 """
 
 from __future__ import annotations
@@ -22,6 +22,12 @@ from exporter.yamlfile import read_yaml
 DEFAULT_PATH = Path("prometheus/thresholds.yml")
 DEFAULT_RUNBOOK_URL = "docs/runbooks.md"
 _DURATION = re.compile(r"^(\d+)(ms|s|m|h|d|w|y)$")
+_UNIT_SECONDS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800, "y": 31536000}
+
+#: Shortest ``rate()`` window of the file (``degradation.window``): 4 scrape intervals of
+#: prometheus/prometheus.yml (15s), the rule every window of the rules follows, so that the window
+#: always holds enough samples; the generated tests also sample once a minute.
+MIN_RATE_WINDOW = "1m"
 
 
 @dataclass(frozen=True)
@@ -219,12 +225,30 @@ def _number(value: Any, where: str) -> float:
     return float(value)
 
 
+def duration_seconds(duration: str) -> float:
+    """Seconds in a Prometheus duration of the file, such as ``5m`` (already validated)."""
+    match = _DURATION.match(duration)
+    if match is None:
+        raise ValueError(f"not a Prometheus duration: {duration!r}")
+    return int(match.group(1)) * _UNIT_SECONDS[match.group(2)]
+
+
 def _duration(value: Any, where: str) -> str:
     if not isinstance(value, str) or not _DURATION.match(value):
         raise ConfigError(
             f"{where}: expected a Prometheus duration like 30s, 5m or 1h, got {value!r}"
         )
     return value
+
+
+def _rate_window(value: Any, where: str) -> str:
+    window = _duration(value, where)
+    if duration_seconds(window) < duration_seconds(MIN_RATE_WINDOW):
+        raise ConfigError(
+            f"{where}: {window} is too short for a rate() window; use at least {MIN_RATE_WINDOW} "
+            "(4 scrape intervals of prometheus/prometheus.yml)"
+        )
+    return window
 
 
 def _bucket(seconds: float, where: str, buckets: tuple[float, ...]) -> float:
@@ -323,7 +347,7 @@ def _degradation(data: Any, for_: str) -> Degradation:
         raise ConfigError("degradation.factor: must be above 1")
     return Degradation(
         factor=factor,
-        window=_duration(s.get("window", "10m"), s.path("window")),
+        window=_rate_window(s.get("window", "10m"), s.path("window")),
         offset=_duration(s.get("offset", "1h"), s.path("offset")),
         for_=_duration(s.get("for", for_), s.path("for")),
     )

@@ -120,6 +120,8 @@ routes:
         ("slo: {availability_percent: 90}\n", "slo.availability_percent: 90% leaves an error"),
         ("defaults: {for: soon}\n", "defaults.for: expected a Prometheus duration"),
         ("routes: {/x: {cpu: {}}}\n", "routes./x.cpu: unknown key"),
+        ("degradation: {window: 0m}\n", "degradation.window: 0m is too short for a rate()"),
+        ("degradation: {window: 30s}\n", "window; use at least 1m (4 scrape intervals of"),
     ],
 )
 def test_rules_rejects_a_bad_thresholds_file_with_one_line_and_writes_nothing(
@@ -135,6 +137,14 @@ def test_rules_rejects_a_bad_thresholds_file_with_one_line_and_writes_nothing(
     assert sorted(p.name for p in (root / "rules").iterdir()) == sorted(
         p.name for p in RULES.glob("*.rules.yml") if not rulegen.is_generated(p)
     )
+
+
+def test_a_zero_for_duration_is_accepted_as_prometheus_does(tmp_path: Path) -> None:
+    path = tmp_path / "thresholds.yml"
+    path.write_text("defaults: {for: 0s}\ndegradation: {for: 0m}\n")
+    t = load_thresholds(path)
+    assert t.for_ == t.cpu.for_ == "0s"
+    assert t.degradation.for_ == "0m"
 
 
 def test_rules_reports_a_missing_thresholds_file(

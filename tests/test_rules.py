@@ -14,7 +14,7 @@ import yaml
 from exporter import rulegen
 from exporter.stack.promconfig import PROMETHEUS_DIR, local_config
 from exporter.stack.servers import find_binary
-from exporter.thresholds import load_thresholds
+from exporter.thresholds import MIN_RATE_WINDOW, duration_seconds, load_thresholds
 
 RULES = PROMETHEUS_DIR / "rules"
 TESTS = PROMETHEUS_DIR / "tests"
@@ -149,6 +149,12 @@ def test_every_rate_window_is_at_least_four_compose_scrape_intervals() -> None:
     for path in rule_files():
         for amount, unit in re.findall(r"\[(\d+)([smh])\]", path.read_text()):
             assert int(amount) * units[unit] >= 4 * scrape, f"{path.name}: [{amount}{unit}]"
+
+
+def test_the_shortest_window_thresholds_yml_accepts_is_four_compose_scrape_intervals() -> None:
+    config = yaml.safe_load((PROMETHEUS_DIR / "prometheus.yml").read_text())
+    scrape = duration_seconds(config["global"]["scrape_interval"])
+    assert duration_seconds(MIN_RATE_WINDOW) >= 4 * scrape
 
 
 def _mutated(tmp_path: Path, file: str, old: str, new: str) -> subprocess.CompletedProcess[str]:

@@ -11,11 +11,9 @@ whose bucket count differs from ``buckets_ms`` yields no sample rather than a wr
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 
-_DURATION = re.compile(r"^(\d+)(ms|s|m|h|d|w|y)$")
-_UNIT_SECONDS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800, "y": 31536000}
+from exporter.thresholds import duration_seconds
 
 
 def num(value: float) -> str:
@@ -25,10 +23,7 @@ def num(value: float) -> str:
 
 def seconds(duration: str) -> float:
     """Seconds in a Prometheus duration such as ``5m`` (the loader validated its form)."""
-    match = _DURATION.match(duration)
-    if match is None:
-        raise ValueError(f"not a Prometheus duration: {duration!r}")
-    return int(match.group(1)) * _UNIT_SECONDS[match.group(2)]
+    return duration_seconds(duration)
 
 
 def human_seconds(value: float) -> str:
