@@ -11,6 +11,7 @@ import pytest
 
 from exporter import rulegen
 from exporter.cli import main
+from exporter.errors import ConfigError
 from exporter.stack.promconfig import PROMETHEUS_DIR
 from exporter.stack.servers import find_binary
 from exporter.thresholds import load_thresholds
@@ -122,6 +123,8 @@ routes:
         ("routes: {/x: {cpu: {}}}\n", "routes./x.cpu: unknown key"),
         ("degradation: {window: 0m}\n", "degradation.window: 0m is too short for a rate()"),
         ("degradation: {window: 30s}\n", "window; use at least 1m (4 scrape intervals of"),
+        ("slo: {period: 0s}\n", "slo.period: 0s gives burn-rate factors 0 and 0 (share"),
+        ("slo: {period: 1h}\n", "no faster than sustainable, so use a period longer than 5d"),
     ],
 )
 def test_rules_rejects_a_bad_thresholds_file_with_one_line_and_writes_nothing(
@@ -137,6 +140,17 @@ def test_rules_rejects_a_bad_thresholds_file_with_one_line_and_writes_nothing(
     assert sorted(p.name for p in (root / "rules").iterdir()) == sorted(
         p.name for p in RULES.glob("*.rules.yml") if not rulegen.is_generated(p)
     )
+
+
+def test_an_slo_period_is_long_enough_once_both_burn_rate_factors_exceed_1(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "thresholds.yml"
+    path.write_text("slo: {period: 5d}\n")  # ticket: 5% of the budget in 6h is 1x
+    with pytest.raises(ConfigError, match=r"factors 2\.4 and 1 \(.*longer than 5d$"):
+        rulegen.check_thresholds(load_thresholds(path))
+    path.write_text("slo: {period: 7201m}\n")
+    rulegen.check_thresholds(load_thresholds(path))
 
 
 def test_a_zero_for_duration_is_accepted_as_prometheus_does(tmp_path: Path) -> None:

@@ -62,6 +62,7 @@ def check_thresholds(t: Thresholds) -> None:
                         f"{prefix}{name}.{level}_ms: {value * 1000:g} ms is the largest bucket; "
                         "a quantile never exceeds it, so the alert could never fire"
                     )
+    _check_slo_period(t)
     for key, objective in (
         ("availability_percent", t.slo.availability),
         ("latency_percent", t.slo.latency),
@@ -79,6 +80,22 @@ def check_thresholds(t: Thresholds) -> None:
             "degradation.offset: must be at least degradation.window, "
             "or the two windows compared overlap"
         )
+
+
+def _check_slo_period(t: Thresholds) -> None:
+    """Every burn-rate factor above 1, or an alert fires while the budget lasts the period."""
+    burns = (alerts.PAGE, alerts.TICKET)
+    factors = [alerts.burn_factor(t, burn) for burn in burns]
+    if min(factors) > 1:
+        return
+    shortest = max(promql.seconds(burn.long) / burn.budget_share for burn in burns)
+    shares = ", ".join(f"{b.budget_share * 100:g}% in {b.long}" for b in burns)
+    raise ConfigError(
+        f"slo.period: {t.slo.period} gives burn-rate factors "
+        f"{' and '.join(f'{f:g}' for f in factors)} (share of the budget x period / window: "
+        f"{shares}); they must be above 1 or the alerts fire while the budget is spent no faster "
+        f"than sustainable, so use a period longer than {promql.duration(shortest)}"
+    )
 
 
 def handwritten_groups(rules_dir: Path) -> list[str]:

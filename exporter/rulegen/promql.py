@@ -26,6 +26,15 @@ def seconds(duration: str) -> float:
     return duration_seconds(duration)
 
 
+def duration(value: float) -> str:
+    """``5d``, ``90m``, ``1500ms``: seconds as a Prometheus duration in its largest whole unit."""
+    ms = round(value * 1000)
+    for unit, size in (("y", 31536000), ("w", 604800), ("d", 86400), ("h", 3600), ("m", 60)):
+        if ms and ms % (size * 1000) == 0:
+            return f"{ms // (size * 1000)}{unit}"
+    return f"{ms // 1000}s" if ms % 1000 == 0 else f"{ms}ms"
+
+
 def human_seconds(value: float) -> str:
     """``1s``, ``500ms``, ``2.5s``: a threshold as people write it in a message."""
     if value < 1:
