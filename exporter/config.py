@@ -65,6 +65,9 @@ class Settings:
     max_operations: int = 1000
 
     def __post_init__(self) -> None:
+        # The friendly types (lists, strings: "/health" is one path) whichever way it was built.
+        for f in fields(self):
+            object.__setattr__(self, f.name, _coerce(f.name, getattr(self, f.name)))
         _validate(self)
 
     @classmethod
@@ -74,7 +77,7 @@ class Settings:
         unknown = sorted(set(overrides) - known)
         if unknown:
             raise ConfigError(f"unknown setting {unknown[0]!r}; known: {', '.join(sorted(known))}")
-        return cls(**{k: _coerce(k, v) for k, v in overrides.items()})
+        return cls(**overrides)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
@@ -103,7 +106,7 @@ class Settings:
 
     def with_(self, **changes: Any) -> Settings:
         """A copy with some settings changed (validated again)."""
-        return replace(self, **{k: _coerce(k, v) for k, v in changes.items()})
+        return replace(self, **changes)
 
 
 _BOOL_TRUE = {"1", "true", "yes", "on"}

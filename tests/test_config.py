@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -36,6 +37,34 @@ def test_environment_variables_configure_the_exporter() -> None:
     assert s.body_sizes is True
     assert s.metrics_port == 9100
     assert s.disk_mountpoints == ("/", "/data")
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda: Settings(excluded_paths="/health", disk_mountpoints="/data"),
+        lambda: Settings.build(excluded_paths="/health", disk_mountpoints="/data"),
+        lambda: Settings().with_(excluded_paths="/health", disk_mountpoints="/data"),
+        lambda: Settings.from_env(
+            {"EXPORTER_EXCLUDED_PATHS": "/health", "EXPORTER_DISK_MOUNTPOINTS": "/data"}
+        ),
+    ],
+    ids=["constructor", "build", "with_", "environment"],
+)
+def test_a_plain_string_is_one_path_however_the_settings_are_made(
+    make: Callable[[], Settings],
+) -> None:
+    s = make()
+    assert s.excluded_paths == frozenset({"/health"})
+    assert s.disk_mountpoints == ("/data",)
+
+
+def test_a_plain_string_is_one_path_in_a_yaml_file(tmp_path: Path) -> None:
+    path = tmp_path / "exporter.yml"
+    path.write_text("excluded_paths: /health\ndisk_mountpoints: /data\n")
+    s = Settings.from_yaml(path)
+    assert s.excluded_paths == frozenset({"/health"})
+    assert s.disk_mountpoints == ("/data",)
 
 
 def test_keyword_overrides_win_over_the_environment() -> None:
