@@ -139,20 +139,21 @@ def _coerce(name: str, value: Any) -> Any:
         except (TypeError, ValueError):
             raise ConfigError(f"{where}: expected an integer, got {value!r}") from None
     if kind == "floats":
-        items = _as_list(where, value)
+        items = _as_list(name, value)
         out = []
         for item in items:
             if isinstance(item, bool):
-                raise ConfigError(f"{where}: expected numbers, got {item!r}")
+                raise _bad_list(name, item)
             try:
                 out.append(float(item))
             except (TypeError, ValueError):
-                raise ConfigError(f"{where}: expected numbers, got {item!r}") from None
+                raise _bad_list(name, item) from None
         return tuple(out)
     if kind == "paths":
-        items = _as_list(where, value)
-        if not all(isinstance(i, str) for i in items):
-            raise ConfigError(f"{where}: expected a list of paths")
+        items = _as_list(name, value)
+        for item in items:
+            if not isinstance(item, str):
+                raise _bad_list(name, item)
         return frozenset(items) if name == "excluded_paths" else tuple(items)
     if kind in ("str", "optional_str"):
         if value is None and kind == "optional_str":
@@ -163,12 +164,25 @@ def _coerce(name: str, value: Any) -> Any:
     return value
 
 
-def _as_list(where: str, value: Any) -> list[Any]:
+#: How each list setting is written: a list, or one string of comma-separated items (the only
+#: form an ``EXPORTER_*`` variable has; spaces around items are ignored, no brackets).
+LIST_FORMATS = {
+    "buckets": "seconds in increasing order, comma-separated like 0.1,0.5,1 or a list",
+    "excluded_paths": "paths starting with '/', comma-separated like /health,/ready or a list",
+    "disk_mountpoints": "mount points, comma-separated like /,/data or a list",
+}
+
+
+def _bad_list(name: str, got: Any) -> ConfigError:
+    return ConfigError(f"setting {name!r}: expected {LIST_FORMATS[name]}; got {got!r}")
+
+
+def _as_list(name: str, value: Any) -> list[Any]:
     if isinstance(value, str):
         return [v.strip() for v in value.split(",") if v.strip()]
     if isinstance(value, Iterable):
         return list(value)
-    raise ConfigError(f"{where}: expected a list, got {value!r}")
+    raise _bad_list(name, value)
 
 
 _FIELD_KINDS: dict[str, str] = {
@@ -195,11 +209,16 @@ def _validate(s: Settings) -> None:
     if any(not math.isfinite(x) or x <= 0 for x in b):
         raise ConfigError("setting 'buckets': buckets must be finite positive numbers of seconds")
     if list(b) != sorted(set(b)):
-        raise ConfigError("setting 'buckets': buckets must be strictly increasing")
+        given = ", ".join(f"{x:g}" for x in b)
+        raise ConfigError(f"setting 'buckets': buckets must be strictly increasing, got {given}")
     if not s.metrics_path.startswith("/"):
         raise ConfigError(f"setting 'metrics_path': must start with '/', got {s.metrics_path!r}")
-    if any(not p.startswith("/") for p in s.excluded_paths):
-        raise ConfigError("setting 'excluded_paths': every path must start with '/'")
+    for path in sorted(s.excluded_paths):
+        if not path.startswith("/"):
+            raise ConfigError(
+                f"setting 'excluded_paths': every path must start with '/', got {path!r}; "
+                f"expected {LIST_FORMATS['excluded_paths']}"
+            )
     if s.metrics_port is not None and not 0 <= s.metrics_port <= 65535:
         raise ConfigError(f"setting 'metrics_port': not a TCP port: {s.metrics_port}")
     if (s.basic_auth_user is None) != (s.basic_auth_password is None):
@@ -211,3 +230,6 @@ def _validate(s: Settings) -> None:
 
 
 assert set(_FIELD_KINDS) == {f.name for f in fields(Settings)}, "every setting needs a kind"
+assert {n for n, k in _FIELD_KINDS.items() if k in ("paths", "floats")} == set(LIST_FORMATS), (
+    "every list setting needs its format"
+)

@@ -67,6 +67,33 @@ def test_a_plain_string_is_one_path_in_a_yaml_file(tmp_path: Path) -> None:
     assert s.disk_mountpoints == ("/data",)
 
 
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        (
+            {"EXPORTER_BUCKETS": "[1,0.5]"},
+            "setting 'buckets': expected seconds in increasing order, comma-separated like "
+            "0.1,0.5,1 or a list; got '[1'",
+        ),
+        (
+            {"EXPORTER_BUCKETS": "1,0.5"},
+            "setting 'buckets': buckets must be strictly increasing, got 1, 0.5",
+        ),
+        (
+            {"EXPORTER_EXCLUDED_PATHS": '["/health"]'},
+            "setting 'excluded_paths': every path must start with '/', got '[\"/health\"]'; "
+            "expected paths starting with '/', comma-separated like /health,/ready or a list",
+        ),
+    ],
+)
+def test_a_bad_list_in_an_environment_variable_says_how_to_write_it(
+    env: dict[str, str], message: str
+) -> None:
+    with pytest.raises(ConfigError) as caught:
+        Settings.from_env(env)
+    assert str(caught.value) == message
+
+
 def test_keyword_overrides_win_over_the_environment() -> None:
     s = Settings.from_env({"EXPORTER_METRICS_PATH": "/env"}, metrics_path="/kw")
     assert s.metrics_path == "/kw"
@@ -88,7 +115,7 @@ def test_yaml_file_configures_the_exporter(tmp_path: Path) -> None:
     [
         ({"buckets": [1, 0.5]}, "setting 'buckets': buckets must be strictly increasing"),
         ({"buckets": [0, 1]}, "setting 'buckets': buckets must be finite positive numbers"),
-        ({"buckets": ["fast"]}, "setting 'buckets': expected numbers, got 'fast'"),
+        ({"buckets": ["fast"]}, "setting 'buckets': expected seconds in increasing order,"),
         ({"metrics_path": "metrics"}, "setting 'metrics_path': must start with '/'"),
         ({"metrics_port": 70000}, "setting 'metrics_port': not a TCP port: 70000"),
         ({"metrics_port": "ninety"}, "setting 'metrics_port': expected an integer, got 'ninety'"),
