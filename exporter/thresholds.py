@@ -4,6 +4,9 @@ Loaded into frozen dataclasses in base units (seconds, ratios 0..1, requests per
 validated strictly: an unknown key, a wrong type, a warning/critical pair in the wrong order, a
 time threshold that is not a histogram bucket boundary or a rate window too short to hold
 samples is a :class:`ConfigError` whose one line names the file and the key.
+
+Numbers are read as YAML 1.2 writes them: PyYAML (YAML 1.1) leaves ``1e9`` or ``1.5e3`` a string
+(it wants a dot and a signed exponent, ``1.0e+9``), so such a string is read as the number.
 """
 
 from __future__ import annotations
@@ -23,6 +26,8 @@ DEFAULT_PATH = Path("prometheus/thresholds.yml")
 DEFAULT_RUNBOOK_URL = "docs/runbooks.md"
 _DURATION = re.compile(r"^(\d+)(ms|s|m|h|d|w|y)$")
 _UNIT_SECONDS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800, "y": 31536000}
+# A number as YAML 1.2 (core schema) writes it: 1e9, -2.5E-3, .5, 10
+_YAML12_NUMBER = re.compile(r"^[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?$")
 
 #: Shortest ``rate()`` window of the file (``degradation.window``): 4 scrape intervals of
 #: prometheus/prometheus.yml (15s), the rule every window of the rules follows, so that the window
@@ -219,9 +224,12 @@ def _kind(value: Any) -> str:
     return "nothing" if value is None else type(value).__name__
 
 
-def _number(value: Any, where: str) -> float:
+def _number(raw: Any, where: str) -> float:
+    value = raw
+    if isinstance(raw, str) and _YAML12_NUMBER.match(raw):
+        value = float(raw)  # 1e9: a number in YAML 1.2, a string to PyYAML
     if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
-        raise ConfigError(f"{where}: expected a number, got {value!r}")
+        raise ConfigError(f"{where}: expected a number, got {raw!r}")
     return float(value)
 
 

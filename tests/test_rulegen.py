@@ -123,6 +123,7 @@ routes:
         ("routes: {/x: {cpu: {}}}\n", "routes./x.cpu: unknown key"),
         ("degradation: {window: 0m}\n", "degradation.window: 0m is too short for a rate()"),
         ("degradation: {window: 30s}\n", "window; use at least 1m (4 scrape intervals of"),
+        ("defaults: {min_request_rate: 1e999}\n", "min_request_rate: expected a number, got '1e"),
         ("slo: {period: 0s}\n", "slo.period: 0s gives burn-rate factors 0 and 0 (share"),
         ("slo: {period: 1h}\n", "no faster than sustainable, so use a period longer than 5d"),
     ],
@@ -151,6 +152,14 @@ def test_an_slo_period_is_long_enough_once_both_burn_rate_factors_exceed_1(
         rulegen.check_thresholds(load_thresholds(path))
     path.write_text("slo: {period: 7201m}\n")
     rulegen.check_thresholds(load_thresholds(path))
+
+
+def test_numbers_in_exponent_form_are_read_as_yaml_1_2_reads_them(tmp_path: Path) -> None:
+    path = tmp_path / "thresholds.yml"
+    path.write_text("defaults: {min_request_rate: 1e9}\ndegradation: {factor: 25E-1}\n")
+    t = load_thresholds(path)  # PyYAML (YAML 1.1) reads both as strings
+    assert t.min_request_rate == 1e9
+    assert t.degradation.factor == 2.5
 
 
 def test_a_zero_for_duration_is_accepted_as_prometheus_does(tmp_path: Path) -> None:
