@@ -122,7 +122,7 @@ class AlertReceiver:
             if not message.get("more_body", False):
                 break
         try:
-            data = json.loads(b"".join(chunks))
+            data = json.loads(b"".join(chunks), parse_constant=_refuse_constant)
         except (ValueError, RecursionError):
             return 400, "not_json", "body is not JSON"
         try:
@@ -162,6 +162,11 @@ async def _respond(
     headers.append((b"content-length", str(len(body)).encode()))
     await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": body})
+
+
+def _refuse_constant(name: str) -> Any:
+    """``NaN``, ``Infinity`` and ``-Infinity`` are Python's extensions, not JSON."""
+    raise ValueError(f"{name} is not JSON")
 
 
 def _header(scope: Scope, name: bytes) -> str | None:

@@ -62,7 +62,7 @@ def _broken(change: Any) -> dict[str, Any]:
     [
         ([], "expected a JSON object, got a list"),
         ("text", "expected a JSON object, got a string"),
-        (_broken(lambda d: d.pop("alerts")), "alerts: expected a list, got null"),
+        (_broken(lambda d: d.pop("alerts")), "alerts: missing"),
         (_broken(lambda d: d.update(alerts={})), "alerts: expected a list, got an object"),
         (_broken(lambda d: d.pop("receiver")), "receiver: missing"),
         (_broken(lambda d: d.update(status="pending")), "status: expected 'firing' or"),
@@ -76,10 +76,7 @@ def _broken(change: Any) -> dict[str, Any]:
             _broken(lambda d: d["alerts"][0]["labels"].update(severity=3)),
             "alerts[0].labels.severity: expected a string, got a number",
         ),
-        (
-            _broken(lambda d: d["alerts"][0].update(status=None)),
-            "alerts[0].status: expected 'firing' or 'resolved', got missing",
-        ),
+        (_broken(lambda d: d["alerts"][0].pop("status")), "alerts[0].status: missing"),
         (
             _broken(lambda d: d["alerts"][0].update(startsAt="yesterday")),
             "alerts[0].startsAt: not an RFC 3339 time",
@@ -109,6 +106,60 @@ def test_a_malformed_notification_is_refused_naming_what_is_wrong(data: Any, mes
         parse_notification(data)
     assert message in str(caught.value)
     assert "\n" not in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        (_broken(lambda d: d.update(version=None)), "version: expected a string, got null"),
+        (_broken(lambda d: d.update(receiver=None)), "receiver: expected a string, got null"),
+        (_broken(lambda d: d.update(alerts=None)), "alerts: expected a list, got null"),
+        (
+            _broken(lambda d: d.update(status=None)),
+            "status: expected 'firing' or 'resolved', got null",
+        ),
+        (
+            _broken(lambda d: d["alerts"][0].update(status=None)),
+            "alerts[0].status: expected 'firing' or 'resolved', got null",
+        ),
+        (
+            _broken(lambda d: d["alerts"][0].update(status=1)),
+            "alerts[0].status: expected 'firing' or 'resolved', got a number",
+        ),
+        (
+            _broken(lambda d: d["alerts"][0].update(labels=None)),
+            "alerts[0].labels: expected an object, got null",
+        ),
+        (
+            _broken(lambda d: d["alerts"][0]["labels"].update(alertname="")),
+            "alerts[0].labels.alertname: must not be empty",
+        ),
+        (
+            _broken(lambda d: d["alerts"][0].update(fingerprint=None)),
+            "alerts[0].fingerprint: expected a string, got null",
+        ),
+        (
+            _broken(lambda d: d["alerts"][0].update(startsAt=None)),
+            "alerts[0].startsAt: expected an RFC 3339 time, got null",
+        ),
+    ],
+)
+def test_a_field_that_is_there_with_the_wrong_type_is_not_called_missing(
+    data: Any, message: str
+) -> None:
+    with pytest.raises(PayloadError) as caught:
+        parse_notification(data)
+    assert str(caught.value) == message
+
+
+def test_optional_fields_given_as_null_read_as_absent() -> None:
+    data = notification(alert())
+    data.update(groupKey=None, commonLabels=None, externalURL=None)
+    data["alerts"][0].update(annotations=None, endsAt=None, generatorURL=None)
+    parsed = parse_notification(data)
+    assert (parsed.group_key, parsed.common_labels, parsed.external_url) == ("", {}, "")
+    (first,) = parsed.alerts
+    assert (first.annotations, first.ends_at, first.generator_url) == ({}, None, "")
 
 
 @pytest.mark.parametrize("version", ["3", 4, "5"])

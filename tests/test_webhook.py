@@ -86,7 +86,16 @@ BAD_INPUTS = [
         "no alerts",
         json.dumps({"version": "4", "status": "firing", "receiver": "x"}).encode(),
         422,
-        "not an Alertmanager notification: alerts: expected a list, got null",
+        "not an Alertmanager notification: alerts: missing",
+    ),
+    ("NaN", b'{"version": "4", "alerts": NaN}', 400, "body is not JSON"),
+    ("Infinity", b'{"version": "4", "truncatedAlerts": Infinity}', 400, "body is not JSON"),
+    ("-Infinity", b"[-Infinity]", 400, "body is not JSON"),
+    (
+        "a null fingerprint",
+        body(alert(fingerprint=None)),  # type: ignore[arg-type]
+        422,
+        "not an Alertmanager notification: alerts[0].fingerprint: expected a string, got null",
     ),
     (
         "version 3",

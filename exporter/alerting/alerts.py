@@ -28,6 +28,8 @@ AlertStatus = Literal["firing", "resolved"]
 _STATUSES = ("firing", "resolved")
 #: Alertmanager writes Go's zero time for "no end known".
 _ZERO_TIME_YEAR = 1
+#: A key that is not there, told apart from one that is there with the value null.
+_MISSING: Any = object()
 
 
 class PayloadError(ExporterError):
@@ -111,16 +113,20 @@ def parse_notification(data: Any) -> Notification:
     """Validate decoded JSON as a version-4 notification; :class:`PayloadError` if it is not."""
     if not isinstance(data, dict):
         raise PayloadError(f"expected a JSON object, got {_json_type(data)}")
-    version = data.get("version")
-    if version is None:
+    version = data.get("version", _MISSING)
+    if version is _MISSING:
         raise PayloadError("version: missing")
+    if version is None:
+        raise PayloadError("version: expected a string, got null")
     if version != SUPPORTED_VERSION:
         raise UnsupportedVersion(
             f"version {version!r} is not supported (this receiver reads version "
             f"{SUPPORTED_VERSION!r})"
         )
     receiver = _string(data, "receiver", "receiver")
-    alerts_raw = data.get("alerts")
+    alerts_raw = data.get("alerts", _MISSING)
+    if alerts_raw is _MISSING:
+        raise PayloadError("alerts: missing")
     if not isinstance(alerts_raw, list):
         raise PayloadError(f"alerts: expected a list, got {_json_type(alerts_raw)}")
     alerts = tuple(_alert(item, f"alerts[{i}]", receiver) for i, item in enumerate(alerts_raw))
@@ -147,9 +153,11 @@ def _alert(item: Any, where: str, receiver: str) -> Alert:
     if not isinstance(item, dict):
         raise PayloadError(f"{where}: expected an object, got {_json_type(item)}")
     labels = _string_map(item, "labels", f"{where}.labels")
-    name = labels.get("alertname", "")
-    if not name:
+    if "alertname" not in labels:
         raise PayloadError(f"{where}.labels.alertname: missing")
+    name = labels["alertname"]
+    if not name:
+        raise PayloadError(f"{where}.labels.alertname: must not be empty")
     fingerprint = _string(item, "fingerprint", f"{where}.fingerprint")
     if not fingerprint or len(fingerprint) > 128:
         raise PayloadError(f"{where}.fingerprint: expected 1 to 128 characters")
@@ -185,19 +193,29 @@ def _json_type(value: Any) -> str:
 
 
 def _status(data: dict[str, Any], where: str, key: str = "status") -> AlertStatus:
-    value = data.get(key)
+    value = data.get(key, _MISSING)
+    if value is _MISSING:
+        raise PayloadError(f"{where}: missing")
     if value not in _STATUSES:
-        shown = "missing" if value is None else repr(value)
+        shown = repr(value) if isinstance(value, str) else _json_type(value)
         raise PayloadError(f"{where}: expected 'firing' or 'resolved', got {shown}")
     return cast(AlertStatus, value)
 
 
-def _string(data: dict[str, Any], key: str, where: str, required: bool = True) -> str:
-    value = data.get(key)
-    if value is None:
+def _absent(data: dict[str, Any], key: str, where: str, required: bool) -> bool:
+    """Whether ``key`` is to be read as not given: an optional one absent or null (Go writes
+    a nil map as null). A required one absent is an error; null is left to the type check."""
+    if key not in data:
         if required:
             raise PayloadError(f"{where}: missing")
+        return True
+    return data[key] is None and not required
+
+
+def _string(data: dict[str, Any], key: str, where: str, required: bool = True) -> str:
+    if _absent(data, key, where, required):
         return ""
+    value = data[key]
     if not isinstance(value, str):
         raise PayloadError(f"{where}: expected a string, got {_json_type(value)}")
     return value
@@ -206,11 +224,9 @@ def _string(data: dict[str, Any], key: str, where: str, required: bool = True) -
 def _string_map(
     data: dict[str, Any], key: str, where: str, required: bool = True
 ) -> dict[str, str]:
-    value = data.get(key)
-    if value is None:
-        if required:
-            raise PayloadError(f"{where}: missing")
+    if _absent(data, key, where, required):
         return {}
+    value = data[key]
     if not isinstance(value, dict):
         raise PayloadError(f"{where}: expected an object, got {_json_type(value)}")
     for k, v in value.items():
@@ -220,11 +236,9 @@ def _string_map(
 
 
 def _time(data: dict[str, Any], key: str, where: str, required: bool = True) -> datetime | None:
-    raw = data.get(key)
-    if raw is None:
-        if required:
-            raise PayloadError(f"{where}: missing")
+    if _absent(data, key, where, required):
         return None
+    raw = data[key]
     if not isinstance(raw, str):
         raise PayloadError(f"{where}: expected an RFC 3339 time, got {_json_type(raw)}")
     try:
