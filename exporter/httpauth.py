@@ -21,6 +21,11 @@ class Credentials:
     basic_user: str | None = None
     basic_password: str | None = None
 
+    def __post_init__(self) -> None:
+        # an empty token would let an empty "Authorization: Bearer" header in
+        if self.bearer_token is not None and not self.bearer_token:
+            raise ValueError("bearer_token must not be empty (None means no authentication)")
+
     @property
     def required(self) -> bool:
         return self.bearer_token is not None or self.basic_user is not None
@@ -39,7 +44,8 @@ class Credentials:
         scheme, _, given = authorization.partition(" ")
         given = given.strip()
         if self.bearer_token is not None and scheme.lower() == "bearer":
-            return hmac.compare_digest(given.encode(), self.bearer_token.encode())
+            # never an empty token, whatever was configured
+            return bool(given) and hmac.compare_digest(given.encode(), self.bearer_token.encode())
         if self.basic_user is not None and scheme.lower() == "basic":
             try:
                 decoded = base64.b64decode(given, validate=True)

@@ -29,7 +29,7 @@ import socket
 import sys
 import threading
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -52,6 +52,8 @@ DEFAULT_PORT = 9095
 DEFAULT_PATH = "/alerts"
 #: Alertmanager sends every alert of a group in one body; 1 MiB holds well over 1000 alerts.
 DEFAULT_MAX_BODY_BYTES = 1024 * 1024
+BEARER_TOKEN_ENV = "EXPORTER_WEBHOOK_BEARER_TOKEN"
+BASIC_AUTH_ENV = "EXPORTER_WEBHOOK_BASIC_AUTH"
 
 
 class AlertReceiver:
@@ -293,15 +295,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     auth = parser.add_mutually_exclusive_group()
     auth.add_argument(
         "--bearer-token",
-        default=os.environ.get("EXPORTER_WEBHOOK_BEARER_TOKEN") or None,
-        help="require 'Authorization: Bearer TOKEN' (default: $EXPORTER_WEBHOOK_BEARER_TOKEN)",
+        help=f"require 'Authorization: Bearer TOKEN' (default: ${BEARER_TOKEN_ENV})",
     )
     auth.add_argument("--bearer-token-file", type=Path, help="read the bearer token from a file")
     auth.add_argument(
         "--basic-auth",
         metavar="USER:PASSWORD",
-        default=os.environ.get("EXPORTER_WEBHOOK_BASIC_AUTH") or None,
-        help="require basic auth (default: $EXPORTER_WEBHOOK_BASIC_AUTH)",
+        help=f"require basic auth (default: ${BASIC_AUTH_ENV})",
     )
     parser.add_argument(
         "--queue-size",
@@ -315,7 +315,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--quiet", action="store_true", help="do not log every alert")
 
 
-def credentials_from_args(args: argparse.Namespace) -> Credentials:
+def credentials_from_args(
+    args: argparse.Namespace, environ: Mapping[str, str] | None = None
+) -> Credentials:
+    """The credentials the options ask for; an option overrides the environment variables.
+
+    An empty or unset variable means "not set" (as for the ``EXPORTER_*`` settings); an
+    empty option or token file is an error, never "no authentication".
+    """
+    env = os.environ if environ is None else environ
     if args.bearer_token_file is not None:
         try:
             token = args.bearer_token_file.read_text(encoding="utf-8").strip()
@@ -324,16 +332,28 @@ def credentials_from_args(args: argparse.Namespace) -> Credentials:
         if not token:
             raise ExporterError(f"--bearer-token-file: {args.bearer_token_file} is empty")
         return Credentials(bearer_token=token)
-    if args.bearer_token is not None and args.basic_auth is not None:
-        raise ExporterError("give either a bearer token or basic auth, not both")
     if args.bearer_token is not None:
+        if not args.bearer_token:
+            raise ExporterError("--bearer-token: must not be empty")
         return Credentials(bearer_token=args.bearer_token)
     if args.basic_auth is not None:
-        user, sep, password = str(args.basic_auth).partition(":")
-        if not sep or not user:
-            raise ExporterError("--basic-auth: expected USER:PASSWORD")
-        return Credentials(basic_user=user, basic_password=password)
+        return _basic_auth(args.basic_auth, "--basic-auth")
+    token = env.get(BEARER_TOKEN_ENV) or None
+    basic = env.get(BASIC_AUTH_ENV) or None
+    if token is not None and basic is not None:
+        raise ExporterError(f"${BEARER_TOKEN_ENV} and ${BASIC_AUTH_ENV} are both set; set one")
+    if token is not None:
+        return Credentials(bearer_token=token)
+    if basic is not None:
+        return _basic_auth(basic, f"${BASIC_AUTH_ENV}")
     return Credentials()
+
+
+def _basic_auth(value: str, where: str) -> Credentials:
+    user, sep, password = value.partition(":")
+    if not sep or not user:
+        raise ExporterError(f"{where}: expected USER:PASSWORD")
+    return Credentials(basic_user=user, basic_password=password)
 
 
 def load_callback(spec: str) -> Callable[[Alert], Any]:

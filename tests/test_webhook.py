@@ -157,6 +157,8 @@ def test_a_get_is_refused_with_405_and_the_allowed_method(dispatcher: AlertDispa
     [
         (None, 401),
         ("Bearer wrong", 401),
+        ("Bearer ", 401),
+        ("Bearer", 401),
         ("Basic " + base64.b64encode(b"am:s3cret").decode(), 401),
         ("Bearer s3cret", 200),
     ],
@@ -178,6 +180,11 @@ def test_a_bearer_token_is_required_when_configured(
         assert recorder.alerts == []
     else:
         assert len(recorder.alerts) == 1
+
+
+def test_an_empty_bearer_token_cannot_be_configured() -> None:
+    with pytest.raises(ValueError, match="bearer_token must not be empty"):
+        Credentials(bearer_token="")
 
 
 @pytest.mark.parametrize(

@@ -3,6 +3,7 @@ user's app through the monitor."""
 
 from __future__ import annotations
 
+import argparse
 import json
 import subprocess
 import urllib.error
@@ -17,8 +18,15 @@ from starlette.testclient import TestClient
 import exporter
 from exporter.alerting.alerts import Alert
 from exporter.cli import main
+from exporter.errors import ExporterError
+from exporter.httpauth import Credentials
 from exporter.stack.servers import find_binary, free_port, start_python_app
-from exporter.webhook import AlertReceiver, create_webhook_app
+from exporter.webhook import (
+    AlertReceiver,
+    add_arguments,
+    create_webhook_app,
+    credentials_from_args,
+)
 from tests.payloads import alert, body
 
 WAIT = 10.0
@@ -118,6 +126,12 @@ def test_a_monitor_refuses_two_kinds_of_auth_at_once(registry: CollectorRegistry
         monitor.mount_alert_receiver(FastAPI(), bearer_token="a", basic_auth=("u", "p"))
 
 
+def test_a_monitor_refuses_an_empty_bearer_token(registry: CollectorRegistry) -> None:
+    monitor = exporter.PerformanceMonitor(registry, system_metrics=False, gpu_metrics=False)
+    with pytest.raises(ValueError, match="bearer_token must not be empty"):
+        monitor.mount_alert_receiver(FastAPI(), bearer_token="")
+
+
 CALLBACK_MODULE = """
 import json, os
 
@@ -177,6 +191,7 @@ def test_the_webhook_command_runs_a_callback_given_as_module_and_function(
         (["--callback", "json:no_such_fn"], "json has no no_such_fn"),
         (["--callback", "json:__doc__"], "__doc__ is not callable"),
         (["--basic-auth", "justuser"], "--basic-auth: expected USER:PASSWORD"),
+        (["--bearer-token", ""], "--bearer-token: must not be empty"),
         (["--bearer-token-file", "/nonexistent/t"], "--bearer-token-file: cannot read"),
         (["--port", "0"], "--port: not a TCP port: 0"),
         (["--queue-size", "0"], "--queue-size must be at least 1"),
@@ -191,3 +206,39 @@ def test_webhook_command_errors_are_one_line_and_exit_1(
     assert err.startswith("exporter webhook: error: ")
     assert message in err
     assert err.count("\n") == 1
+
+
+def test_a_bad_basic_auth_variable_is_named_as_the_source_of_the_error(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("EXPORTER_WEBHOOK_BASIC_AUTH", "bad")
+    assert main(["webhook"]) == 1
+    assert capsys.readouterr().err == (
+        "exporter webhook: error: $EXPORTER_WEBHOOK_BASIC_AUTH: expected USER:PASSWORD\n"
+    )
+
+
+def _credentials(argv: list[str], environ: dict[str, str]) -> Credentials:
+    parser = argparse.ArgumentParser()
+    add_arguments(parser)
+    return credentials_from_args(parser.parse_args(argv), environ)
+
+
+def test_an_empty_bearer_token_variable_means_no_authentication() -> None:
+    assert not _credentials([], {"EXPORTER_WEBHOOK_BEARER_TOKEN": ""}).required
+
+
+def test_an_auth_option_overrides_the_auth_variables() -> None:
+    environ = {"EXPORTER_WEBHOOK_BEARER_TOKEN": "from-env"}
+    assert _credentials(["--basic-auth", "am:pw"], environ) == Credentials(
+        basic_user="am", basic_password="pw"
+    )
+
+
+def test_both_auth_variables_set_is_an_error_naming_them() -> None:
+    environ = {"EXPORTER_WEBHOOK_BEARER_TOKEN": "t", "EXPORTER_WEBHOOK_BASIC_AUTH": "am:pw"}
+    with pytest.raises(ExporterError) as caught:
+        _credentials([], environ)
+    assert str(caught.value) == (
+        "$EXPORTER_WEBHOOK_BEARER_TOKEN and $EXPORTER_WEBHOOK_BASIC_AUTH are both set; set one"
+    )
