@@ -25,7 +25,6 @@ import importlib
 import json
 import logging
 import os
-import socket
 import sys
 import threading
 import time
@@ -45,6 +44,7 @@ from exporter.alerting.dispatch import (
 )
 from exporter.errors import ExporterError
 from exporter.httpauth import Credentials
+from exporter.listen import bind_socket
 
 logger = logging.getLogger(__name__)
 
@@ -222,13 +222,7 @@ class BackgroundServer:
     def __init__(self, app: ASGIApp, host: str = "127.0.0.1", port: int = 0) -> None:
         import uvicorn
 
-        self._socket = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        self._socket.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            self._socket.bind((host, port))
-        except OSError as exc:
-            self._socket.close()
-            raise ExporterError(f"cannot listen on {host}:{port}: {exc.strerror}") from None
+        self._socket = bind_socket(host, port)
         self.host = host
         self.port = int(self._socket.getsockname()[1])
         config = uvicorn.Config(
@@ -411,13 +405,21 @@ def run(args: argparse.Namespace) -> int:
         raise ExporterError(f"--port: not a TCP port: {args.port}")
     receiver = build_receiver(args)
     app = create_webhook_app(receiver, args.path)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
-    logger.info(
-        "alert receiver on http://%s:%d%s (%s)",
-        args.host,
-        args.port,
-        args.path,
-        "authentication required" if receiver.credentials.required else "no authentication",
-    )
-    uvicorn.run(app, host=args.host, port=args.port, log_level="warning", access_log=False)
-    return 0
+    # bound here, not by uvicorn: a busy port or unknown host is a one-line error, and the
+    # line below is only written once the receiver listens
+    sock = bind_socket(args.host, args.port)
+    with sock:
+        sock.listen()
+        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+        logger.info(
+            "alert receiver on http://%s:%d%s (%s)",
+            args.host,
+            args.port,
+            args.path,
+            "authentication required" if receiver.credentials.required else "no authentication",
+        )
+        config = uvicorn.Config(app, log_level="warning", access_log=False)
+        server = uvicorn.Server(config)
+        with contextlib.suppress(KeyboardInterrupt):  # Ctrl-C: stopped, as uvicorn.run does
+            server.run(sockets=[sock])
+    return 0 if server.started else 3

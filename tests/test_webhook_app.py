@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
+import socket
 import subprocess
 import urllib.error
 import urllib.request
@@ -242,3 +244,31 @@ def test_both_auth_variables_set_is_an_error_naming_them() -> None:
     assert str(caught.value) == (
         "$EXPORTER_WEBHOOK_BEARER_TOKEN and $EXPORTER_WEBHOOK_BASIC_AUTH are both set; set one"
     )
+
+
+def test_the_webhook_command_on_a_busy_port_is_one_line_and_says_nothing_of_listening(
+    capsys: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO)
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        code = main(["webhook", "--port", str(port)])
+    assert code == 1
+    assert capsys.readouterr().err == (
+        f"exporter webhook: error: cannot listen on 127.0.0.1:{port}: Address already in use"
+        " (is another server running there?)\n"
+    )
+    assert "alert receiver on" not in caplog.text
+
+
+def test_the_webhook_command_on_an_unknown_host_is_one_line(
+    capsys: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO)
+    assert main(["webhook", "--host", "nosuch.invalid", "--port", "18778"]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("exporter webhook: error: --host 'nosuch.invalid': cannot resolve it: ")
+    assert err.count("\n") == 1
+    assert "alert receiver on" not in caplog.text
