@@ -225,6 +225,8 @@ def _validate(s: Settings) -> None:
         raise ConfigError("settings 'basic_auth_user' and 'basic_auth_password' go together")
     if s.bearer_token is not None and not s.bearer_token:
         raise ConfigError("setting 'bearer_token': must not be empty")
+    if s.basic_auth_user is not None and not s.basic_auth_user:
+        raise ConfigError("setting 'basic_auth_user': must not be empty")
     if s.max_operations < 1:
         raise ConfigError("setting 'max_operations': must be at least 1")
 

@@ -25,6 +25,9 @@ class Credentials:
         # an empty token would let an empty "Authorization: Bearer" header in
         if self.bearer_token is not None and not self.bearer_token:
             raise ValueError("bearer_token must not be empty (None means no authentication)")
+        # likewise an empty user (and password) would let a bare "Authorization: Basic" in
+        if self.basic_user is not None and not self.basic_user:
+            raise ValueError("basic_user must not be empty (None means no authentication)")
 
     @property
     def required(self) -> bool:
