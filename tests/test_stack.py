@@ -47,8 +47,8 @@ def test_a_busy_port_is_one_line_before_anything_starts(tmp_path: Path) -> None:
         with pytest.raises(ExporterError) as caught:
             stack.run(args, io.StringIO())
     assert str(caught.value) == (
-        f"cannot start Prometheus on 127.0.0.1:{port}: Address already in use; stop what "
-        "holds the port or choose another one (0 = any free port)"
+        f"Prometheus: cannot listen on 127.0.0.1:{port}: Address already in use (is another "
+        "server running there?); choose another port (0 = any free port)"
     )
     assert set(Path(tempfile.gettempdir()).glob("exporter-stack-*")) == before
 

@@ -22,6 +22,7 @@ from pathlib import Path
 from types import TracebackType
 
 from exporter.errors import ExporterError
+from exporter.listen import ensure_can_listen
 
 #: binary -> Debian package that provides it
 DEBIAN_PACKAGES = {
@@ -51,16 +52,10 @@ def ensure_port_free(port: int, name: str) -> None:
     holds the port (another ``make run``, a system Prometheus) while ours dies on the bind,
     and the stack would report someone else's numbers as its own.
     """
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        # as the servers do: a port with only closed connections lingering is free
-        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            s.bind(("127.0.0.1", port))
-        except OSError as exc:
-            raise ServerError(
-                f"cannot start {name} on 127.0.0.1:{port}: {exc.strerror}; stop what holds "
-                "the port or choose another one (0 = any free port)"
-            ) from None
+    try:
+        ensure_can_listen("127.0.0.1", port)
+    except ExporterError as exc:
+        raise ServerError(f"{name}: {exc}; choose another port (0 = any free port)") from None
 
 
 def find_binary(name: str) -> str:
